@@ -1,0 +1,126 @@
+"""The real CybORG CAGE2 environment (PyPI ``csle-cyborg``), one env per object.
+
+``CyborgEnv`` builds Scenario 2 from ``gym-csle-cyborg``'s scenario dict, steps it with
+integer blue actions (0..144, ``wrl.cage.scenario`` order) and reads the true state.
+CybORG draws from the global ``random`` and ``numpy.random`` generators; each env
+keeps its own copies of both and swaps them in around every call, so an env's
+trajectory depends only on its seed and its actions, not on other envs in the process.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from wrl.cage.scenario import HOST_INDEX, MAX_STEPS, NUM_HOSTS, OBS_DIM
+
+RED_AGENTS = ("b_line", "meander", "sleep")
+GREEN_AGENTS = ("sleep", "random")
+_ROOT_USERS = frozenset({"root", "SYSTEM"})
+
+
+def _agent_classes(red: str, green: str) -> dict:
+    from csle_cyborg.agents.simple_agents.b_line import B_lineAgent
+    from csle_cyborg.agents.simple_agents.green_agent import GreenAgent
+    from csle_cyborg.agents.simple_agents.meander import RedMeanderAgent
+    from csle_cyborg.agents.simple_agents.sleep_agent import SleepAgent
+
+    reds = {"b_line": B_lineAgent, "meander": RedMeanderAgent, "sleep": SleepAgent}
+    greens = {"sleep": SleepAgent, "random": GreenAgent}
+    check_agents(red, green)
+    return {"Red": reds[red], "Green": greens[green]}
+
+
+def check_agents(red: str, green: str) -> None:
+    """Raise ValueError naming the argument when ``red``/``green`` is not a known agent."""
+    if red not in RED_AGENTS:
+        raise ValueError(f"red={red!r} is not a red agent; use one of {', '.join(RED_AGENTS)}")
+    if green not in GREEN_AGENTS:
+        raise ValueError(f"green={green!r} is not a green agent; use one of {', '.join(GREEN_AGENTS)}")
+
+
+class CyborgEnv:
+    """One CybORG Scenario 2 env with its own RNG streams.
+
+    ``reset()`` and ``step(action)`` return float32[52] observations; after each call
+    ``compromised`` (bool[13]) and ``red_root`` (bool[13]) hold the true state.
+    """
+
+    def __init__(self, red: str = "b_line", green: str = "sleep", max_steps: int = MAX_STEPS,
+                 seed: int = 0):
+        from csle_cyborg.agents.wrappers.challenge_wrapper import ChallengeWrapper
+        from csle_cyborg.main import Main
+        from gym_csle_cyborg.constants.constants import CYBORG
+
+        self.red, self.green, self.max_steps = red, green, int(max_steps)
+        self._cyborg = Main(CYBORG.CYBORG_SCENARIO_2_DICT, "sim", agents=_agent_classes(red, green))
+        self._env = ChallengeWrapper(env=self._cyborg, agent_name="Blue", max_steps=self.max_steps)
+        self._state = self._cyborg.environment_controller.state
+        self.compromised = np.zeros(NUM_HOSTS, dtype=bool)
+        self.red_root = np.zeros(NUM_HOSTS, dtype=bool)
+        self.steps = 0
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        """Re-seed this env's private ``random`` and ``numpy.random`` streams."""
+        ss = np.random.SeedSequence(int(seed))
+        py_seed, np_seed = ss.generate_state(2, dtype=np.uint32)
+        self._py_state = random.Random(int(py_seed)).getstate()
+        self._np_state = np.random.RandomState(int(np_seed)).get_state()
+
+    def _swap_in(self):
+        saved = random.getstate(), np.random.get_state()
+        random.setstate(self._py_state)
+        np.random.set_state(self._np_state)
+        return saved
+
+    def _swap_out(self, saved) -> None:
+        self._py_state = random.getstate()
+        self._np_state = np.random.get_state()
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+
+    def reset(self) -> np.ndarray:
+        """Start a new episode; returns the first observation, float32[52]."""
+        saved = self._swap_in()
+        try:
+            obs, _ = self._env.reset()
+        finally:
+            self._swap_out(saved)
+        self.steps = 0
+        self._read_true_state()
+        return np.asarray(obs, dtype=np.float32).reshape(OBS_DIM)
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool]:
+        """Apply blue action ``action`` (0..144); returns (obs float32[52], reward, truncated)."""
+        saved = self._swap_in()
+        try:
+            obs, reward, _, _, _ = self._env.step(int(action))
+        finally:
+            self._swap_out(saved)
+        self.steps += 1
+        self._read_true_state()
+        return np.asarray(obs, dtype=np.float32).reshape(OBS_DIM), float(reward), self.steps >= self.max_steps
+
+    def _read_true_state(self) -> None:
+        self.compromised[:] = False
+        self.red_root[:] = False
+        for ident, sess in self._state.sessions["Red"].items():
+            if ident == 0 or not sess.active:  # session 0 is the User0 foothold
+                continue
+            h = HOST_INDEX.get(sess.host)
+            if h is None:
+                continue
+            self.compromised[h] = True
+            if sess.username in _ROOT_USERS:
+                self.red_root[h] = True
+
+    def last_red_action(self) -> str:
+        """Name of red's last action class (e.g. ``'Impact'``), or ``''`` before any step."""
+        action = self._cyborg.get_last_action("Red")
+        return "" if action is None else type(action).__name__
+
+    @property
+    def possible_actions(self) -> list:
+        """csle-cyborg's own list of the 145 blue action objects, in its order."""
+        return self._env.possible_actions
