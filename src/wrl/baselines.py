@@ -1,0 +1,106 @@
+"""Scripted blue policies for both backends: ``make_baseline(name, num_envs, seed)``.
+
+Every policy has ``act(obs float32[N,52], info) -> int64[N]`` and ``reset(mask bool[N])``
+(called with the envs whose episode just ended). Names:
+
+- ``sleep``: always Sleep.
+- ``random``: uniform over the 145 actions (own generator, seeded by ``seed``).
+- ``react_restore``: reads the observation's compromised field; picks the first host, in
+  ``REACT_ORDER`` (Op_Server0, Enterprise, Defender, Op hosts, users), by the rule
+  Privileged -> Restore, else User -> Remove, else Unknown -> Analyse (an Analyse that
+  finds red's files turns the host Privileged, so it is restored next); otherwise Sleep.
+- ``decoy_heavy``: the first ``len(DECOY_PLAN)`` steps of each episode place the decoys
+  of ``DECOY_PLAN`` on Op_Server0 and the Enterprise hosts, then plays ``react_restore``.
+- ``restore_opserver``: Restore Op_Server0 on the first step of each episode, then Sleep
+  (after a Restore, CybORG's Impact no longer stops OTService that episode).
+- ``oracle:W``: from the true state ``info["compromised"]``: Restore the first compromised
+  host (host order) of the highest-priority compromised unit type of workflow W, else Sleep.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from wrl.cage.scenario import (
+    ANALYSE0, HOST_INDEX, HOST_UNIT, NUM_ACTIONS, NUM_HOSTS, REMOVE0, RESTORE0, SLEEP, UNIT_TYPES,
+    action_id,
+)
+from wrl.workflow import type_ranks
+
+NAMES = ("sleep", "random", "react_restore", "decoy_heavy", "restore_opserver", "oracle:W")
+
+#: Host priority of react_restore (first match is acted on).
+REACT_ORDER = np.array([HOST_INDEX[h] for h in (
+    "Op_Server0", "Enterprise0", "Enterprise1", "Enterprise2", "Defender",
+    "Op_Host0", "Op_Host1", "Op_Host2", "User1", "User2", "User3", "User4", "User0")], np.int64)
+
+#: decoy_heavy's opening: the decoys each key host accepts (the port must be free).
+DECOY_PLAN = np.array([action_id(k, h) for k, h in (
+    ("DecoyHarakaSMPT", "Op_Server0"), ("DecoyTomcat", "Op_Server0"), ("DecoyApache", "Op_Server0"),
+    ("DecoyHarakaSMPT", "Enterprise0"), ("DecoyTomcat", "Enterprise0"), ("DecoyApache", "Enterprise0"),
+    ("DecoyFemitter", "Enterprise1"), ("DecoyFemitter", "Enterprise2"),
+    ("DecoyHarakaSMPT", "Op_Host0"), ("DecoyTomcat", "Op_Host0"))], np.int64)
+
+_OPS0 = HOST_INDEX["Op_Server0"]
+
+
+def react_actions(obs: np.ndarray) -> np.ndarray:
+    """int64[N]: react_restore's action for float32[N,52] observations (rule in module doc)."""
+    o = np.asarray(obs).reshape(len(obs), NUM_HOSTS, 4)[:, REACT_ORDER] > 0.5
+    unknown, user = o[:, :, 2] & ~o[:, :, 3], ~o[:, :, 2] & o[:, :, 3]
+    priv = o[:, :, 2] & o[:, :, 3]
+    out = np.full(len(obs), SLEEP, np.int64)
+    for flags, base in ((unknown, ANALYSE0), (user, REMOVE0), (priv, RESTORE0)):  # last wins
+        hit = flags.any(axis=1)
+        out[hit] = base + REACT_ORDER[flags[hit].argmax(axis=1)]
+    return out
+
+
+class BaselinePolicy:
+    """A scripted blue policy for ``num_envs`` envs (see the module doc for ``name``)."""
+
+    def __init__(self, name: str, num_envs: int, seed: int = 0):
+        self.name, self.num_envs = name, int(num_envs)
+        self._rng = np.random.default_rng(seed)
+        self._t = np.zeros(self.num_envs, np.int64)  # steps taken in the current episode
+        self._ranks = type_ranks(name.split(":", 1)[1]) if name.startswith("oracle:") else None
+
+    def reset(self, mask: np.ndarray) -> None:
+        """Forget the episodes of the envs in ``mask`` (bool[N]) that just ended."""
+        self._t[np.asarray(mask, bool)] = 0
+
+    def act(self, obs: np.ndarray, info: dict) -> np.ndarray:
+        """int64[N] actions for float32[N,52] observations and the env's ``info``."""
+        n = self.num_envs
+        if self.name == "sleep":
+            out = np.full(n, SLEEP, np.int64)
+        elif self.name == "random":
+            out = self._rng.integers(0, NUM_ACTIONS, n)
+        elif self.name == "react_restore":
+            out = react_actions(obs)
+        elif self.name == "decoy_heavy":
+            out = react_actions(obs)
+            early = self._t < len(DECOY_PLAN)
+            out[early] = DECOY_PLAN[self._t[early]]
+        elif self.name == "restore_opserver":
+            out = np.where(self._t == 0, RESTORE0 + _OPS0, SLEEP).astype(np.int64)
+        else:
+            out = self._oracle(np.asarray(info["compromised"], bool))
+        self._t += 1
+        return out
+
+    def _oracle(self, compromised: np.ndarray) -> np.ndarray:
+        rank = np.where(compromised, self._ranks[HOST_UNIT][None, :], 99)
+        best = rank.min(axis=1)
+        first = np.argmax(rank == best[:, None], axis=1)
+        return np.where(best < 99, RESTORE0 + first, SLEEP).astype(np.int64)
+
+
+def make_baseline(name: str, num_envs: int, seed: int = 0) -> BaselinePolicy:
+    """The baseline ``name`` (one of NAMES; ``oracle:W`` with W a workflow) for ``num_envs`` envs."""
+    if name.startswith("oracle:"):
+        type_ranks(name.split(":", 1)[1])  # raises ValueError naming a bad workflow
+    elif name not in NAMES:
+        raise ValueError(f"policy {name!r} is not a baseline; use one of {', '.join(NAMES)} "
+                         f"(W a workflow, e.g. oracle:{','.join(UNIT_TYPES)})")
+    return BaselinePolicy(name, num_envs, seed)
+

@@ -1,0 +1,114 @@
+"""``SimVecEnv``: the numba CAGE2 simulator behind the gymnasium VectorEnv contract.
+
+Backend ``numba`` of ``wrl.make_vec`` (contract in DESIGN.md). All state lives in the
+arrays of ``wrl.cage.sim``; one ``step_kernel`` call advances every env. Env i's
+random stream is seeded from (seed, i) only, so trajectories do not depend on the
+batch size or on the number of threads.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+from wrl.cage import sim
+from wrl.cage.cyborg import check_agents
+from wrl.cage.scenario import MAX_STEPS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM
+
+#: Batches smaller than this step on the calling thread: thread start-up costs more.
+SERIAL_BELOW = 256
+
+
+class SimVecEnv(VectorEnv):
+    """N simulated CAGE2 envs (Scenario 2) stepped together by one numba kernel.
+
+    ``red`` in b_line|meander|sleep, ``green`` in sleep|random; ``workers`` is the
+    number of numba threads (default: all). ``info`` carries ``compromised`` and
+    ``red_root`` bool[N,13], and after ``step`` also ``impact`` bool[N] (red's action
+    was Impact), ``final_obs`` float32[N,52] and its mask ``_final_obs`` bool[N].
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int, red: str, green: str = "sleep", max_steps: int = MAX_STEPS,
+                 seed: int = 0, workers: int | None = None):
+        check_agents(red, green)
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs={num_envs}: must be at least 1")
+        if int(max_steps) < 1:
+            raise ValueError(f"max_steps={max_steps}: must be at least 1")
+        if workers is not None and not 1 <= int(workers) <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"workers={workers}: use 1..{numba.config.NUMBA_NUM_THREADS} threads")
+        n = self.num_envs = int(num_envs)
+        self.red, self.green, self.max_steps = red, green, int(max_steps)
+        self.workers = None if workers is None else int(workers)
+        self.single_observation_space = spaces.Box(0.0, 1.0, (OBS_DIM,), np.float32)
+        self.single_action_space = spaces.Discrete(NUM_ACTIONS)
+        self.observation_space = spaces.Box(0.0, 1.0, (n, OBS_DIM), np.float32)
+        self.action_space = spaces.MultiDiscrete(np.full(n, NUM_ACTIONS))
+        self._hosts, self._envs, self._rng = sim.new_state(n)
+        self._obs = np.zeros((n, OBS_DIM), np.float32)
+        self._final_obs = np.zeros((n, OBS_DIM), np.float32)
+        self._reward = np.zeros(n, np.float32)
+        self._truncated = np.zeros(n, bool)
+        self._compromised = np.zeros((n, NUM_HOSTS), bool)
+        self._red_root = np.zeros((n, NUM_HOSTS), bool)
+        self._impact = np.zeros(n, bool)
+        self._actions = np.zeros(n, np.int64)
+        sim.seed_streams(self._rng, int(seed), 0)
+        self._started = False
+
+    @property
+    def state_bytes_per_env(self) -> int:
+        """Bytes of simulator state and output buffers per env."""
+        arrays = (self._hosts, self._envs, self._rng, self._obs, self._final_obs, self._reward,
+                  self._truncated, self._compromised, self._red_root, self._impact, self._actions)
+        return sum(a.nbytes for a in arrays) // self.num_envs
+
+    def _threads(self):
+        if self.workers is not None:
+            numba.set_num_threads(self.workers)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a new episode everywhere; ``seed`` re-seeds env i from (seed, i)."""
+        if seed is not None:
+            sim.seed_streams(self._rng, int(seed), 0)
+        self._threads()
+        sim.reset_kernel(self._hosts, self._envs, self._obs, self._compromised, self._red_root)
+        self._started = True
+        return self._obs.copy(), {"compromised": self._compromised.copy(),
+                                  "red_root": self._red_root.copy()}
+
+    def step(self, actions):
+        """Step all envs with int[N] blue actions in 0..144; finished envs autoreset."""
+        if not self._started:
+            raise RuntimeError("step() before reset(): call reset() first")
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,):
+            raise ValueError(f"actions has shape {a.shape}; expected ({self.num_envs},)")
+        if a.size and (a.min() < 0 or a.max() >= NUM_ACTIONS):
+            raise ValueError(f"actions must be in 0..{NUM_ACTIONS - 1}; got {a.min()}..{a.max()}")
+        self._actions[:] = a
+        self._threads()
+        serial = self.workers == 1 or self.num_envs < SERIAL_BELOW
+        (sim.step_serial if serial else sim.step_kernel)(self._hosts, self._envs, self._rng, self._actions,
+                        sim.RED_CODES[self.red], sim.GREEN_CODES[self.green], self.max_steps,
+                        self._obs, self._reward, self._truncated, self._final_obs,
+                        self._compromised, self._red_root, self._impact)
+        truncated = self._truncated.copy()
+        # rows that did not finish may hold anything: skip the copy when none finished
+        final = self._final_obs.copy() if truncated.any() else np.zeros_like(self._final_obs)
+        info = {"compromised": self._compromised.copy(), "red_root": self._red_root.copy(),
+                "impact": self._impact.copy(), "final_obs": final, "_final_obs": truncated}
+        return (self._obs.copy(), self._reward.copy(), np.zeros(self.num_envs, bool), truncated,
+                info)
+
+    def close_extras(self, **kwargs) -> None:
+        """Nothing to free beyond the arrays (kept for the VectorEnv interface)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

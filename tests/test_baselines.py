@@ -1,0 +1,87 @@
+"""Scripted blue baselines: their rules, determinism, and use on the simulator."""
+import numpy as np
+import pytest
+
+from wrl.baselines import DECOY_PLAN, make_baseline
+from wrl.cage.scenario import (
+    ANALYSE0, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, REMOVE0, RESTORE0, SLEEP,
+)
+from wrl.vec import make_vec
+
+
+def obs_with(**flags):
+    """One observation with host -> compromised value ('unknown', 'user', 'privileged')."""
+    o = np.zeros((1, NUM_HOSTS, 4), np.float32)
+    bits = {"unknown": (1, 0), "user": (0, 1), "privileged": (1, 1)}
+    for host, value in flags.items():
+        o[0, HOST_INDEX[host], 2:] = bits[value]
+    return o.reshape(1, OBS_DIM)
+
+
+def test_every_baseline_returns_valid_int64_actions_deterministically():
+    obs = np.random.default_rng(0).integers(0, 2, (5, OBS_DIM)).astype(np.float32)
+    info = {"compromised": np.random.default_rng(1).integers(0, 2, (5, NUM_HOSTS)).astype(bool)}
+    for name in ("sleep", "random", "react_restore", "decoy_heavy", "restore_opserver",
+                 "oracle:user,op_host,op_server,enterprise,defender"):
+        a, b = make_baseline(name, 5, seed=3), make_baseline(name, 5, seed=3)
+        for _ in range(3):
+            x, y = a.act(obs, info), b.act(obs, info)
+            assert x.dtype == np.int64 and x.shape == (5,)
+            assert ((0 <= x) & (x < NUM_ACTIONS)).all() and np.array_equal(x, y)
+    r1 = make_baseline("random", 5, seed=1).act(obs, info)
+    assert not np.array_equal(r1, make_baseline("random", 5, seed=2).act(obs, info))
+
+
+@pytest.mark.parametrize("name", ["nobody", "oracle:user,user", "oracle:"])
+def test_bad_names_are_refused(name):
+    with pytest.raises(ValueError):
+        make_baseline(name, 1)
+
+
+def test_react_restore_rule_and_host_priority():
+    p = make_baseline("react_restore", 1)
+    assert p.act(obs_with(), {})[0] == SLEEP
+    assert p.act(obs_with(User2="unknown"), {})[0] == ANALYSE0 + HOST_INDEX["User2"]
+    assert p.act(obs_with(User2="unknown", User3="user"), {})[0] == REMOVE0 + HOST_INDEX["User3"]
+    both = obs_with(User1="privileged", Op_Server0="privileged", Enterprise0="user")
+    assert p.act(both, {})[0] == RESTORE0 + HOST_INDEX["Op_Server0"]
+
+
+def test_decoy_heavy_and_restore_opserver_follow_the_episode_clock():
+    n = 2
+    d = make_baseline("decoy_heavy", n)
+    quiet = np.zeros((n, OBS_DIM), np.float32)
+    seq = [d.act(quiet, {}) for _ in range(len(DECOY_PLAN) + 1)]
+    assert [s[0] for s in seq[:-1]] == list(DECOY_PLAN) and seq[-1][0] == SLEEP
+    d.reset(np.array([True, False]))
+    a = d.act(quiet, {})
+    assert a[0] == DECOY_PLAN[0] and a[1] == SLEEP
+    r = make_baseline("restore_opserver", n)
+    assert (r.act(quiet, {}) == RESTORE0 + HOST_INDEX["Op_Server0"]).all()
+    assert (r.act(quiet, {}) == SLEEP).all()
+
+
+def test_oracle_restores_the_highest_priority_compromised_type():
+    comp = np.zeros((3, NUM_HOSTS), bool)
+    comp[0, [HOST_INDEX["Enterprise1"], HOST_INDEX["User2"]]] = True
+    comp[1, HOST_INDEX["User4"]] = True
+    ent_first = make_baseline("oracle:enterprise,op_server,defender,op_host,user", 3)
+    user_first = make_baseline("oracle:user,enterprise,op_server,defender,op_host", 3)
+    quiet = np.zeros((3, OBS_DIM), np.float32)
+    assert list(ent_first.act(quiet, {"compromised": comp})) == [
+        RESTORE0 + HOST_INDEX["Enterprise1"], RESTORE0 + HOST_INDEX["User4"], SLEEP]
+    assert user_first.act(quiet, {"compromised": comp})[0] == RESTORE0 + HOST_INDEX["User2"]
+
+
+def test_oracle_beats_sleep_on_the_simulator():
+    means = {}
+    for name in ("sleep", "oracle:op_server,enterprise,op_host,defender,user"):
+        with make_vec("numba", 64, "b_line", seed=0) as env:
+            p = make_baseline(name, 64)
+            obs, info = env.reset()
+            total = np.zeros(64)
+            for _ in range(100):
+                obs, r, _, trunc, info = env.step(p.act(obs, info))
+                total += r
+            means[name] = total.mean()
+    assert means["oracle:op_server,enterprise,op_host,defender,user"] > means["sleep"] + 500
