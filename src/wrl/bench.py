@@ -67,8 +67,48 @@ def bench_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_train(args: argparse.Namespace) -> int:
+    """End-to-end PPO training env-steps/s (env + policy + updates): numba vs cyborg, same run.
+
+    cyborg at N=64 (its throughput is CPU-bound and flat in N, see ``bench pool``; 1024
+    CybORG envs would need ~11 GB), numba at N=64, 256, 1024. Each: one warm-up update
+    (JIT, allocations), then ceil(--steps / 50) timed updates of 50 steps x N envs,
+    default PPO settings, all CPU threads.
+    """
+    import math
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from wrl.train import CandidateRun, validate_train_config
+
+    updates = max(1, math.ceil(args.steps / 50))
+    rows, rates = [], {}
+    for backend, n in (("cyborg", 64), ("numba", 64), ("numba", 256), ("numba", 1024)):
+        cfg = validate_train_config({"backend": backend, "envs": n, "env_steps": 1})
+        with tempfile.TemporaryDirectory() as tmp:
+            run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", Path(tmp), None, None)
+            try:
+                run.start()
+                run.update()
+                t0 = time.perf_counter()
+                for _ in range(updates):
+                    run.update()
+                rate = updates * n * cfg["update_steps"] / (time.perf_counter() - t0)
+            finally:
+                run.close()
+        rates[backend, n] = rate
+        rows.append([backend, n, rate, rate / rates["cyborg", 64]])
+    best = max((r, n) for (b, n), r in rates.items() if b == "numba")
+    print_table(["backend", "envs", "train env-steps/s", "x cyborg N=64"], rows,
+                f"summary: PPO training runs at {best[0]:,.0f} env-steps/s on numba (N={best[1]}), "
+                f"{best[0] / rates['cyborg', 64]:.0f}x cyborg (N=64); {os.cpu_count()} CPU cores, "
+                f"{updates} timed updates each")
+    return 0
+
+
 #: benchmark name -> function(args) -> exit status
-BENCHES = {"pool": bench_pool}
+BENCHES = {"pool": bench_pool, "train": bench_train}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,3 +127,39 @@ def run(args: argparse.Namespace) -> int:
     if args.what not in BENCHES:
         raise UsageError(f"bench {args.what!r} is not available in this build")
     return BENCHES[args.what](args)
+
+
+def bench_sim(args: argparse.Namespace) -> int:
+    """Env-steps/s of the numba simulator, N in {1, 64, 1024, 8192}, 1 thread and all
+    cores, uniform random actions vs b_line; ratios to one CybORG env measured here."""
+    import numba
+
+    from wrl.cage.sim_env import SimVecEnv
+
+    single = cyborg_single_env_rate(args.steps * 4)
+    cores = numba.config.NUMBA_NUM_THREADS
+    rows, best = [["cyborg single env", 1, 1, single, 1.0, single, ""]], 0.0
+    rng = np.random.default_rng(0)
+    for n in (1, 64, 1024, 8192):
+        steps = max(args.steps, 300 if n <= 64 else 100)
+        acts = rng.integers(0, NUM_ACTIONS, (steps + 1, n))
+        for threads in sorted({1, cores}):
+            env = SimVecEnv(n, "b_line", seed=0, workers=threads)
+            env.reset()
+            env.step(acts[0])  # compile / warm up
+            t0 = time.perf_counter()
+            for a in acts[1:]:
+                env.step(a)
+            rate = n * steps / (time.perf_counter() - t0)
+            rows.append(["numba", threads, n, rate, rate / single, rate / threads,
+                         env.state_bytes_per_env])
+            if n >= 1024:
+                best = max(best, rate / threads)
+    print_table(["backend", "threads", "envs", "env-steps/s", "x cyborg", "per thread",
+                 "bytes/env"], rows,
+                f"summary: numba peaks at {best:,.0f} env-steps/s per thread at N>=1024 "
+                f"({best / single:,.0f}x one CybORG env at {single:,.0f} env-steps/s)")
+    return 0
+
+
+BENCHES["sim"] = bench_sim

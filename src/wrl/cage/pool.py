@@ -69,8 +69,8 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
     from wrl.cage.cyborg import CyborgEnv
 
     shm = shared_memory.SharedMemory(name=shm_name)
+    v = _views(shm.buf, n)
     try:
-        v = _views(shm.buf, n)
         envs = [CyborgEnv(red, green, max_steps, seed=int(v["seeds"][i])) for i in range(lo, hi)]
 
         def publish(i: int, env: CyborgEnv) -> None:
@@ -106,7 +106,7 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
                 break
             conn.send_bytes(_OK)
     finally:
-        del v
+        v.clear()  # drop the views so the block can be closed
         shm.close()
 
 

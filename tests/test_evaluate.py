@@ -1,0 +1,77 @@
+"""Evaluation: the leaderboard arithmetic, the CLI's errors, and real runs of baselines."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from wrl.cli import main
+from wrl.evaluate import evaluate_policy, leaderboard, summarise, write_results
+
+
+def fake(policy, red, steps, returns):
+    return pd.DataFrame({"policy": policy, "backend": "cyborg", "mode": "greedy", "red": red,
+                         "steps": steps, "episode": np.arange(len(returns)), "return": returns})
+
+
+def test_leaderboard_means_cis_and_total():
+    df = pd.concat([fake("a", "b_line", 100, [-10.0, -20.0, -30.0, -40.0]),
+                    fake("a", "meander", 100, [-5.0, -5.0, -5.0, -5.0]),
+                    fake("b", "b_line", 100, [-1.0, -1.0, -1.0, -1.0]),
+                    fake("b", "meander", 100, [-2.0, -4.0, -2.0, -4.0])])
+    s = summarise(df)
+    a_bline = s[(s.policy == "a") & (s.red == "b_line")].iloc[0]
+    assert a_bline["mean"] == -25.0
+    assert a_bline["ci95"] == pytest.approx(1.96 * np.std([-10, -20, -30, -40], ddof=1) / 2)
+    table = leaderboard(df).splitlines()
+    assert table[0] == "| policy | b_line 100 | meander 100 | total |"
+    # best total first: b (-1 + -3 = -4) above a (-25 + -5 = -30)
+    assert table[2].startswith("| b | -1.0 ± 0.0 | -3.0 ± 1.1 | -4.0 ± 1.1 |")
+    assert table[3].startswith("| a | -25.0 ± 12.7 | -5.0 ± 0.0 | -30.0 ± 12.7 |")
+
+
+def test_write_results_leaves_only_complete_files(tmp_path):
+    df = fake("a", "b_line", 30, [-1.0, -2.0])
+    write_results(df, tmp_path / "eval")
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["evaluation.parquet",
+                                                                     "leaderboard.md"]
+    assert pd.read_parquet(tmp_path / "eval" / "evaluation.parquet").equals(df)
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["--policy", "sleep", "--red", "blue"], "--red"),
+    (["--policy", "sleep", "--steps", "0"], "--steps"),
+    (["--policy", "sleep", "--episodes", "0"], "--episodes"),
+    (["--policy", "/nonexistent/policy.pt", "--episodes", "1", "--steps", "1", "--red", "sleep"],
+     "--policy"),
+    (["--policy", "no_such_baseline", "--episodes", "1", "--steps", "1", "--red", "sleep"],
+     "no_such_baseline"),
+])
+def test_bad_values_exit_nonzero_naming_the_field(argv, field, capsys):
+    assert main(["evaluate", "--backend", "cyborg", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0]
+
+
+@pytest.mark.slow
+def test_sleep_baseline_on_cyborg_matches_the_reference():
+    # sleep vs b_line, 100 steps: mean -1134, sd about 20 (measured over 200 episodes)
+    df = evaluate_policy("sleep", "cyborg", ["b_line"], [100], episodes=32, workers=2, seed=3)
+    assert len(df) == 32 and (df["steps"] == 100).all()
+    assert abs(df["return"].mean() + 1134.0) < 4 * 20.0 / np.sqrt(32)
+
+
+@pytest.mark.slow
+def test_trained_policy_scores_the_same_on_numba_and_cyborg(tmp_path):
+    """Sim-to-real: a policy trained on numba, evaluated on both backends, agrees within
+    the fidelity suite's tolerance (returns and per-step reward curves)."""
+    from wrl.evaluate import play
+    from wrl.fidelity import compare
+    from wrl.train import train_candidate
+
+    wf = "op_server,enterprise,defender,op_host,user"
+    train_candidate({"backend": "numba", "envs": 32, "episodes": 96, "seed": 1}, wf, tmp_path,
+                    threads=1)
+    policy = str(tmp_path / "policy.pt")
+    sim = play(policy, "numba", "b_line", 48, mode="stochastic", seed=5)
+    real = play(policy, "cyborg", "b_line", 48, mode="stochastic", seed=6, workers=2)
+    result = compare(sim, real)
+    assert result["return_ok"] and result["curve_ok"], result
