@@ -1,0 +1,306 @@
+"""Workflow-conditioned actor-critic, rollout storage, GAE and the PPO update.
+
+The actor and the critic are separate MLPs on ``[observation 52 | workflow one-hot 25]``
+(``wrl.workflow.onehot``). When one workflow conditions the whole batch (training one
+candidate, evaluating one policy) the one-hot's contribution to the first layer is a
+bias, so the batch is never concatenated: ``W @ [o | w] + b = W_o @ o + (W_w @ w + b)``.
+
+A rollout holds ``T`` steps x ``N`` envs of ``(s_t, a_t, log pi(a_t|s_t), r_t, V(s_t),
+done_t)``, where ``done_t`` says the episode ended *on* step t (so ``s_{t+1}`` is the
+first obs of the next episode), plus ``bootstrap_t = V(final_obs_t)`` for an episode
+truncated (not terminated) on step t, which GAE adds in place of the next state's value.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wrl.atomic import atomic_write
+from wrl.cage.scenario import NUM_ACTIONS, OBS_DIM
+from wrl.workflow import NUM_UNIT_TYPES, format_workflow, onehot, parse_workflow
+
+WF_DIM = NUM_UNIT_TYPES * NUM_UNIT_TYPES
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+POLICY_FORMAT = "wrl-policy-1"
+
+
+class MLP(nn.Module):
+    """Linear layers with an activation between them, input ``[obs | workflow one-hot]``.
+
+    hidden: hidden layer widths; out_dim: output width; out_gain: orthogonal-init gain
+    of the output layer (0.01 for logits, 1 for a value).
+    """
+
+    def __init__(self, hidden: tuple[int, ...], activation: str, out_dim: int, out_gain: float):
+        super().__init__()
+        widths = [OBS_DIM + WF_DIM, *hidden, out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.act = ACTIVATIONS[activation]()
+        for i, layer in enumerate(self.layers):
+            last = i == len(self.layers) - 1
+            nn.init.orthogonal_(layer.weight, out_gain if last else np.sqrt(2.0))
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, obs: torch.Tensor, wf: torch.Tensor) -> torch.Tensor:
+        """obs float32[B, 52]; wf float32[25] (one workflow for all) or [B, 25] -> [B, out]."""
+        first = self.layers[0]
+        if wf.dim() == 1:
+            x = F.linear(obs, first.weight[:, :OBS_DIM], first.bias + first.weight[:, OBS_DIM:] @ wf)
+        else:
+            x = first(torch.cat([obs, wf], dim=1))
+        for layer in self.layers[1:]:
+            x = layer(self.act(x))
+        return x
+
+
+class ActorCritic(nn.Module):
+    """Actor (145 logits) and critic (1 value) MLPs, conditioned on one workflow.
+
+    hidden: hidden widths of each MLP (default 64-64); activation: tanh | relu;
+    workflow: the workflow this policy is trained for (its one-hot is the default
+    conditioning of every call).
+    """
+
+    def __init__(self, workflow: str, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation {activation!r}: use one of {sorted(ACTIVATIONS)}")
+        if not hidden or any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden {list(hidden)!r}: give one or more positive layer widths")
+        self.hidden = tuple(int(h) for h in hidden)
+        self.activation = activation
+        self.workflow = format_workflow(parse_workflow(workflow))
+        self.actor = MLP(self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
+        self.critic = MLP(self.hidden, activation, 1, out_gain=1.0)
+        self.register_buffer("wf", torch.from_numpy(onehot(self.workflow)), persistent=False)
+
+    def _wf(self, wf: torch.Tensor | np.ndarray | None) -> torch.Tensor:
+        if wf is None:
+            return self.wf
+        return torch.as_tensor(wf, dtype=torch.float32, device=self.wf.device)
+
+    def value(self, obs: torch.Tensor, wf: torch.Tensor | None = None) -> torch.Tensor:
+        """V(s): float32[B] for obs float32[B, 52]."""
+        return self.critic(obs, self._wf(wf)).squeeze(-1)
+
+    def logits(self, obs: torch.Tensor, wf: torch.Tensor | None = None) -> torch.Tensor:
+        """Action logits float32[B, 145] for obs float32[B, 52]."""
+        return self.actor(obs, self._wf(wf))
+
+    def sample(self, obs: torch.Tensor, wf: torch.Tensor | None = None):
+        """Sample actions for a rollout: (actions int64[B], log-probs [B], values [B])."""
+        logits = self.logits(obs, wf)
+        logp_all = torch.log_softmax(logits, dim=-1)
+        actions = torch.multinomial(logp_all.exp(), 1).squeeze(-1)
+        return actions, logp_all.gather(1, actions[:, None]).squeeze(-1), self.value(obs, wf)
+
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor, wf: torch.Tensor | None = None):
+        """For PPO: (log pi(actions) [B], entropy [B], values [B])."""
+        logp_all = torch.log_softmax(self.logits(obs, wf), dim=-1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, workflow_onehot: np.ndarray | None = None, greedy: bool = True) -> np.ndarray:
+        """Actions int64[N] for obs float32[N, 52]: argmax (greedy) or sampled.
+
+        workflow_onehot: float32[25] or [N, 25]; None conditions on this policy's workflow.
+        """
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.wf.device)
+        logits = self.logits(x, workflow_onehot)
+        if greedy:
+            return logits.argmax(-1).cpu().numpy()
+        return torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1).cpu().numpy()
+
+
+def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
+    """Write a self-describing ``policy.pt`` (weights, sizes, activation, workflow, dims) atomically."""
+    blob = {
+            "format": POLICY_FORMAT,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "hidden": list(model.hidden),
+            "activation": model.activation,
+            "workflow": model.workflow,
+            "obs_dim": OBS_DIM,
+            "act_dim": NUM_ACTIONS,
+    }
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
+
+
+def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
+    """Load a ``policy.pt`` written by ``save_policy`` into an ``ActorCritic`` on ``device``.
+
+    Raises FileNotFoundError (missing) or ValueError (not a readable wrl policy), naming path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"policy file {path} does not exist; pass the policy.pt of a finished training run")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if blob.get("format") != POLICY_FORMAT:
+            raise ValueError(f"format {blob.get('format')!r}, expected {POLICY_FORMAT!r}")
+        if (blob["obs_dim"], blob["act_dim"]) != (OBS_DIM, NUM_ACTIONS):
+            raise ValueError(f"dims {blob['obs_dim']}x{blob['act_dim']}, expected {OBS_DIM}x{NUM_ACTIONS}")
+        model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"])
+        model.load_state_dict(blob["state_dict"])
+    except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
+        raise ValueError(
+            f"policy file {path} is not a readable wrl policy ({type(err).__name__}: {err}); "
+            "re-run the training that wrote it"
+        ) from None
+    return model.to(device)
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyper-parameters (names as in the ``train`` config section)."""
+
+    lr: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    epochs: int = 4
+    minibatches: int = 4
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> PPOConfig:
+        """Pick the PPO fields out of a ``train`` config section."""
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
+
+
+class RewardScaler:
+    """Scales learning rewards by 1 / (running std of the discounted return), per step.
+
+    CAGE2 returns reach hundreds; unscaled, the critic (Adam at lr 3e-4) needs thousands
+    of updates to reach them and its advantages are noise. Dividing every reward by one
+    positive number leaves the optimal policy unchanged. ``state`` / ``load`` carry the
+    running statistics through a checkpoint (the per-env returns restart with the episodes).
+    """
+
+    def __init__(self, num_envs: int, gamma: float, eps: float = 1e-8):
+        self.gamma, self.eps = gamma, eps
+        self.ret = np.zeros(num_envs)
+        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
+
+    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """float32[N] scaled rewards for rewards float32[N]; done bool[N] ends episodes."""
+        self.ret = self.ret * self.gamma + reward
+        n, mean, var = len(self.ret), self.ret.mean(), self.ret.var()
+        delta, total = mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
+        self.count = total
+        self.ret[done] = 0.0
+        return (reward / np.sqrt(self.var + self.eps)).astype(np.float32)
+
+    def state(self) -> dict:
+        """Running statistics (mean, var, count) of the discounted return."""
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    def load(self, state: dict) -> None:
+        """Restore ``state()``."""
+        self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
+
+
+class Rollout:
+    """Preallocated rollout tensors for ``steps`` x ``num_envs`` on ``device``.
+
+    obs float32[T, N, 52]; actions int64[T, N]; logp, rewards, values, dones,
+    bootstrap float32[T, N]; last_value float32[N] = V(s_T).
+    """
+
+    def __init__(self, steps: int, num_envs: int, device: torch.device):
+        def f(*shape, dtype=torch.float32):
+            return torch.zeros(shape, dtype=dtype, device=device)
+
+        self.steps, self.num_envs = steps, num_envs
+        self.obs = f(steps, num_envs, OBS_DIM)
+        self.actions = f(steps, num_envs, dtype=torch.int64)
+        self.logp, self.rewards, self.values = f(steps, num_envs), f(steps, num_envs), f(steps, num_envs)
+        self.dones, self.bootstrap = f(steps, num_envs), f(steps, num_envs)
+        self.last_value = f(num_envs)
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    dones: torch.Tensor,
+    bootstrap: torch.Tensor,
+    last_value: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and value targets, both float32[T, N].
+
+    rewards, values, dones (1.0 where the episode ended on step t), bootstrap
+    (V(final_obs) where it was truncated, else 0): [T, N]; last_value: V(s_T) [N].
+    delta_t = r_t + gamma * (bootstrap_t + (1 - done_t) V(s_{t+1})) - V(s_t);
+    A_t = delta_t + gamma * lam * (1 - done_t) * A_{t+1}. Returns (advantages, A + V).
+    """
+    steps = rewards.shape[0]
+    adv = torch.zeros_like(rewards)
+    next_value, next_adv = last_value, torch.zeros_like(last_value)
+    for t in range(steps - 1, -1, -1):
+        live = 1.0 - dones[t]
+        delta = rewards[t] + gamma * (bootstrap[t] + live * next_value) - values[t]
+        next_adv = delta + gamma * lam * live * next_adv
+        adv[t] = next_adv
+        next_value = values[t]
+    return adv, adv + values
+
+
+def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout, cfg: PPOConfig) -> dict:
+    """Clipped-PPO update on one rollout: ``epochs`` passes of ``minibatches`` shuffled minibatches.
+
+    Advantages are normalised over the batch; loss = policy + vf_coef * value
+    - ent_coef * entropy; the actor's and the critic's gradients are each clipped to
+    ``max_grad_norm`` (separately, so large value errors do not shrink the policy step). Uses the global
+    torch RNG for shuffling. Returns means of policy_loss, value_loss, entropy,
+    approx_kl, clip_frac over the last epoch, and the explained variance.
+    """
+    adv, returns = compute_gae(
+        ro.rewards, ro.values, ro.dones, ro.bootstrap, ro.last_value, cfg.gamma, cfg.gae_lambda
+    )
+    obs = ro.obs.reshape(-1, OBS_DIM)
+    actions, old_logp = ro.actions.reshape(-1), ro.logp.reshape(-1)
+    adv, returns, old_values = adv.reshape(-1), returns.reshape(-1), ro.values.reshape(-1)
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    batch = obs.shape[0]
+    mb = max(1, batch // cfg.minibatches)
+    for _ in range(cfg.epochs):
+        sums = torch.zeros(5, device=obs.device)
+        perm = torch.randperm(batch, device="cpu").to(obs.device)
+        for start in range(0, mb * cfg.minibatches, mb):
+            idx = perm[start : start + mb]
+            logp, entropy, values = model.evaluate(obs[idx], actions[idx])
+            logratio = logp - old_logp[idx]
+            ratio = logratio.exp()
+            a = adv[idx]
+            policy_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+            value_loss = 0.5 * (values - returns[idx]).pow(2).mean()
+            ent = entropy.mean()
+            loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * ent
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.actor.parameters(), cfg.max_grad_norm)
+            nn.utils.clip_grad_norm_(model.critic.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            with torch.no_grad():
+                kl = ((ratio - 1) - logratio).mean()
+                clip_frac = ((ratio - 1).abs() > cfg.clip).float().mean()
+                sums += torch.stack([policy_loss.detach(), value_loss.detach(), ent.detach(), kl, clip_frac])
+    means = (sums / cfg.minibatches).tolist()
+    var_ret = returns.var()
+    explained = float("nan") if var_ret == 0 else float(1 - (returns - old_values).var() / var_ret)
+    return dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac"), means)) | {
+        "explained_var": explained
+    }

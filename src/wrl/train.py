@@ -1,0 +1,461 @@
+"""One candidate's run: env pool + workflow-conditioned PPO + logs + checkpoints + score.
+
+``train_candidate(train_cfg, workflow, out_dir)`` writes into ``out_dir``:
+``episodes.parquet`` (one row per finished episode), ``updates.parquet`` (one row per
+PPO update), ``policy.pt`` (``wrl.ppo.load_policy``) and, last, ``score.json`` (the
+completion marker: a rerun into a finished ``out_dir`` is a no-op returning it).
+
+Learning reward = env reward + alignment reward (``wrl.workflow``), where the fix is
+judged against ``info["compromised"]`` of the previous reset/step (the true state just
+before the action), divided by the running std of its discounted return
+(``wrl.ppo.RewardScaler``). Env return, alignment return and compliance are logged apart,
+unscaled.
+
+Budget: ``env_steps`` when set (not null), else ``episodes`` (finished episodes over all
+envs); checked after each update, so a run may overshoot by at most one rollout.
+
+Score (what GP-UCB sees): each env keeps a ring of its last 3 finished episodes' env
+returns; score = mean over envs of the mean of their ring. ``compliance`` is the
+NaN-aware mean of the same episodes' compliance. NaN is written as null in score.json.
+
+Checkpoint/resume: every ``checkpoint_minutes`` (0: after every update) the logs are
+flushed and ``checkpoint.pt`` is written atomically (policy, optimiser, torch/numpy RNG
+states, counters, score rings, the number of flushed log parts). A rerun into the same
+``out_dir`` resumes from it: log parts written after the checkpoint are dropped, episodes
+that were in progress are abandoned (each env's episode counter continues, so the
+(env_id, episode) rows stay unique and gap-free), and the env pool is re-created with
+seed ``pool_seed(seed, resumes)`` = SeedSequence([seed, resumes]), a fresh stream for
+each resume (resumes = 0 for the first run, which uses ``seed`` itself).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+import yaml
+
+from wrl.atomic import atomic_write, write_json
+from wrl.cli import UsageError
+from wrl.logbook import Table
+from wrl.config import load_config, validate_config
+from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
+from wrl.vec import make_vec
+from wrl.workflow import alignment_reward, fix_compliance, format_workflow, parse_workflow, type_ranks
+
+RING = 3  #: finished episodes per env that enter the score
+FLUSH_EPISODES = 100  #: flush the logs once this many episode rows are buffered
+PROGRESS_EVERY_S = 30.0  #: seconds between plain progress lines when stderr is not a TTY
+
+EPISODE_SCHEMA = pa.schema([
+    ("workflow", pa.string()), ("env_id", pa.int32()), ("episode", pa.int64()),
+    ("env_return", pa.float64()), ("alignment_return", pa.float64()), ("compliance", pa.float64()),
+    ("fixes", pa.int32()), ("compliant_fixes", pa.int32()), ("first_impact_step", pa.int32()),
+    ("global_step", pa.int64()), ("wall_s", pa.float64()),
+])
+UPDATE_SCHEMA = pa.schema([
+    ("update", pa.int64()), ("global_step", pa.int64()), ("policy_loss", pa.float64()),
+    ("value_loss", pa.float64()), ("entropy", pa.float64()), ("approx_kl", pa.float64()),
+    ("clip_frac", pa.float64()), ("explained_var", pa.float64()), ("score", pa.float64()),
+    ("compliance", pa.float64()), ("steps_per_s", pa.float64()), ("wall_s", pa.float64()),
+])
+
+
+def default_train_config() -> dict:
+    """The ``train`` section with every default of ``workflow/schemas/config.schema.yaml``."""
+    return validate_config({})["train"]
+
+
+def validate_train_config(train_cfg: dict) -> dict:
+    """A (partial) ``train`` section checked against the config schema, defaults filled.
+
+    Also checks what the schema cannot (rollout size vs minibatches, CUDA present).
+    Raises ``UsageError`` (``wrl.config.ConfigError``) naming the field and the fix.
+    """
+    cfg = validate_config({"train": copy.deepcopy(dict(train_cfg))})["train"]
+    if cfg["minibatches"] > cfg["envs"] * cfg["update_steps"]:
+        raise UsageError(f"config field train.minibatches: {cfg['minibatches']} exceeds the rollout size "
+                         f"envs x update_steps = {cfg['envs'] * cfg['update_steps']}; fix: lower it")
+    if cfg["device"] == "cuda" and not torch.cuda.is_available():
+        raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
+    return cfg
+
+
+def pool_seed(seed: int, resumes: int) -> int:
+    """Seed of the env pool after ``resumes`` resumes: ``seed`` itself first, then derived."""
+    if resumes == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(resumes)]).generate_state(1, np.uint32)[0])
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads in torch and numba (None leaves the defaults)."""
+    if threads is None:
+        return
+    import numba
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def _read_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any failure means the same to the user
+        raise UsageError(f"checkpoint {path} is unreadable ({type(err).__name__}); "
+                         "delete it to restart this candidate from scratch") from None
+
+
+class _Progress:
+    """A tqdm bar on a terminal, else a plain line every ``PROGRESS_EVERY_S`` seconds."""
+
+    def __init__(self, total: int, unit: str, done: int):
+        self.unit, self.last_line = unit, time.monotonic()
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit=unit, dynamic_ncols=True)
+        self.total = total
+
+    def update(self, done: int, stats: dict) -> None:
+        """Show progress ``done`` (of ``total``) and the ``stats`` key=value pairs."""
+        text = ", ".join(f"{k}={v}" for k, v in stats.items())
+        if self.bar is not None:
+            self.bar.update(min(done, self.total) - self.bar.n)
+            self.bar.set_postfix_str(text, refresh=True)
+        elif time.monotonic() - self.last_line >= PROGRESS_EVERY_S or done >= self.total:
+            self.last_line = time.monotonic()
+            print(f"train: {done}/{self.total} {self.unit}, {text}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Close the bar (if any)."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+class CandidateRun:
+    """State of one candidate's training (fresh or resumed from ``out_dir/checkpoint.pt``)."""
+
+    def __init__(self, cfg: dict, workflow: str, out: Path, init_policy: str | None, threads: int | None):
+        self.cfg, self.workflow, self.out, self.threads = cfg, workflow, out, threads
+        self.device = torch.device(
+            "cuda" if cfg["device"] == "cuda" or (cfg["device"] == "auto" and torch.cuda.is_available())
+            else "cpu")
+        self.ppo = PPOConfig.from_config(cfg)
+        self.ranks = type_ranks(workflow)
+        n = cfg["envs"]
+        ckpt_path = out / "checkpoint.pt"
+        ckpt = _read_checkpoint(ckpt_path) if ckpt_path.exists() else None
+        if ckpt is None:
+            torch.manual_seed(cfg["seed"])
+            np.random.seed(cfg["seed"])
+        self.model = ActorCritic(workflow, tuple(cfg["hidden"]), cfg["activation"])
+        if ckpt is None and init_policy is not None:
+            self._warm_start(init_policy)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.ppo.lr, eps=1e-5)
+        self.global_step = self.updates = self.episodes_done = self.resumes = 0
+        self.wall_before = 0.0
+        self.env_episode = np.zeros(n, np.int64)  # finished episodes per env
+        self.ring_ret = np.full((n, RING), np.nan)
+        self.ring_align = np.full((n, RING), np.nan)
+        self.ring_comp = np.full((n, RING), np.nan)
+        self.best_score, self.since_best = -math.inf, 0
+        self.scaler = RewardScaler(n, self.ppo.gamma)
+        parts = {"episodes": 0, "updates": 0}
+        if ckpt is not None:
+            parts = self._restore(ckpt)
+        self.episodes_log = Table(out / "episodes.parquet", EPISODE_SCHEMA, parts["episodes"])
+        self.updates_log = Table(out / "updates.parquet", UPDATE_SCHEMA, parts["updates"])
+        self.pool_seed = pool_seed(cfg["seed"], self.resumes)
+        self.env = make_vec(cfg["backend"], n, cfg["red"], cfg["green"], cfg["max_steps"],
+                            self.pool_seed, workers=None if threads is None else min(threads, n))
+        self.rollout = Rollout(cfg["update_steps"], n, self.device)
+        # per-env accumulators of the episode in progress
+        self.ep_ret, self.ep_align = np.zeros(n), np.zeros(n)
+        self.ep_fixes, self.ep_compliant = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        self.ep_len, self.ep_impact = np.zeros(n, np.int64), np.full(n, -1, np.int64)
+        self.t0 = time.monotonic()
+
+    def _warm_start(self, path: str) -> None:
+        source = load_policy(path)
+        if (source.hidden, source.activation) != (self.model.hidden, self.model.activation):
+            raise UsageError(f"field init_policy: {path} has hidden={list(source.hidden)} "
+                             f"activation={source.activation}; this run needs hidden={list(self.model.hidden)} "
+                             f"activation={self.model.activation}")
+        self.model.load_state_dict(source.state_dict())
+
+    def _restore(self, ckpt: dict) -> dict:
+        if ckpt["workflow"] != self.workflow or ckpt["config"] != self.cfg:
+            raise UsageError(f"field out: {self.out} holds a checkpoint of a different run "
+                             f"(workflow {ckpt['workflow']}); use a new output directory")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if self.device.type == "cuda" and ckpt["cuda_rng"] is not None:
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        np.random.set_state(ckpt["numpy_rng"])
+        self.scaler.load(ckpt["reward_scale"])
+        for key in ("global_step", "updates", "episodes_done", "wall_before", "env_episode",
+                    "ring_ret", "ring_align", "ring_comp", "best_score", "since_best"):
+            setattr(self, key, ckpt[key])
+        self.resumes = ckpt["resumes"] + 1
+        return ckpt["parts"]
+
+    def checkpoint(self) -> None:
+        """Flush the logs and write ``checkpoint.pt`` atomically."""
+        self.episodes_log.flush()
+        self.updates_log.flush()
+        state = {
+            "workflow": self.workflow, "config": self.cfg,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "numpy_rng": np.random.get_state(), "reward_scale": self.scaler.state(), "resumes": self.resumes, "pool_seed": self.pool_seed,
+            "global_step": self.global_step, "updates": self.updates, "episodes_done": self.episodes_done,
+            "wall_before": self.wall(), "env_episode": self.env_episode, "ring_ret": self.ring_ret,
+            "ring_align": self.ring_align, "ring_comp": self.ring_comp, "best_score": self.best_score,
+            "since_best": self.since_best,
+            "parts": {"episodes": self.episodes_log.parts, "updates": self.updates_log.parts},
+        }
+        atomic_write(self.out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
+
+    def wall(self) -> float:
+        """Seconds of training so far, over all runs of this candidate."""
+        return self.wall_before + time.monotonic() - self.t0
+
+    def score(self) -> tuple[float, float, float]:
+        """(score, compliance, alignment return) over the rings; NaN before any episode."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rings before any episode
+            per_env = np.nanmean(self.ring_ret, axis=1)
+            return (float(np.nanmean(per_env)), float(np.nanmean(self.ring_comp)),
+                    float(np.nanmean(np.nanmean(self.ring_align, axis=1))))
+
+    def _end_episodes(self, done: np.ndarray) -> None:
+        idx = np.flatnonzero(done)
+        comp = np.where(self.ep_fixes[idx] > 0, self.ep_compliant[idx] / np.maximum(self.ep_fixes[idx], 1), np.nan)
+        slot = self.env_episode[idx] % RING
+        self.ring_ret[idx, slot] = self.ep_ret[idx]
+        self.ring_align[idx, slot] = self.ep_align[idx]
+        self.ring_comp[idx, slot] = comp
+        impact = self.ep_impact[idx]
+        self.episodes_log.append(
+            workflow=[self.workflow] * len(idx), env_id=idx, episode=self.env_episode[idx],
+            env_return=self.ep_ret[idx], alignment_return=self.ep_align[idx], compliance=comp,
+            fixes=self.ep_fixes[idx], compliant_fixes=self.ep_compliant[idx],
+            first_impact_step=[None if s < 0 else int(s) for s in impact],
+            global_step=np.full(len(idx), self.global_step), wall_s=np.full(len(idx), self.wall()))
+        self.env_episode[idx] += 1
+        self.episodes_done += len(idx)
+        for acc in (self.ep_ret, self.ep_align, self.ep_fixes, self.ep_compliant, self.ep_len):
+            acc[idx] = 0
+        self.ep_impact[idx] = -1
+        if self.episodes_log.buffered >= FLUSH_EPISODES:
+            self.episodes_log.flush()
+            self.updates_log.flush()
+
+    @torch.no_grad()
+    def collect(self) -> None:
+        """One rollout of ``update_steps`` steps from ``self.obs`` (after ``start``)."""
+        ro, lam = self.rollout, self.cfg["lam"]
+        obs, compromised = self.obs, self.compromised
+        for t in range(ro.steps):
+            ro.obs[t].copy_(torch.from_numpy(obs))
+            actions, logp, values = self.model.sample(ro.obs[t])
+            ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values
+            a = actions.cpu().numpy()
+            counted, compliant = fix_compliance(a, compromised, self.ranks)
+            align = alignment_reward(counted, compliant, lam)
+            obs, reward, terminated, truncated, info = self.env.step(a)
+            compromised = info["compromised"]
+            done = terminated | truncated
+            ro.rewards[t].copy_(torch.from_numpy(self.scaler(reward + align, done)))
+            ro.dones[t].copy_(torch.from_numpy(done))
+            ro.bootstrap[t].zero_()
+            cut = np.flatnonzero(truncated & ~terminated)
+            if cut.size:
+                final = torch.from_numpy(info["final_obs"][cut]).to(self.device)
+                ro.bootstrap[t, torch.from_numpy(cut).to(self.device)] = self.model.value(final)
+            self.global_step += len(a)
+            self.ep_ret += reward
+            self.ep_align += align
+            self.ep_fixes += counted
+            self.ep_compliant += compliant
+            self.ep_len += 1
+            if "impact" in info:
+                first = info["impact"] & (self.ep_impact < 0)
+                self.ep_impact[first] = self.ep_len[first]
+            if done.any():
+                self._end_episodes(done)
+        ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device)))
+        self.obs, self.compromised = obs, compromised
+
+    def _budget(self) -> tuple[int, int, str]:
+        if self.cfg["env_steps"] is not None:
+            return self.global_step, self.cfg["env_steps"], "env-steps"
+        return self.episodes_done, self.cfg["episodes"], "episodes"
+
+    def start(self) -> None:
+        """Reset the env pool: every env starts a fresh episode."""
+        self.obs, info = self.env.reset()
+        self.compromised = info["compromised"]
+
+    def update(self) -> dict:
+        """One rollout and one PPO update; logs the update's row and returns it as a dict."""
+        t_start, step0 = time.monotonic(), self.global_step
+        self.collect()
+        stats = ppo_update(self.model, self.optimizer, self.rollout, self.ppo)
+        self.updates += 1
+        score, compliance, _ = self.score()
+        row = {"update": self.updates, "global_step": self.global_step, **stats, "score": score,
+               "compliance": compliance,
+               "steps_per_s": (self.global_step - step0) / max(time.monotonic() - t_start, 1e-9),
+               "wall_s": self.wall()}
+        self.updates_log.append(**{k: [v] for k, v in row.items()})
+        return row
+
+    def train(self) -> dict:
+        """Run PPO until the budget (or early stop); write the outputs; return the score dict."""
+        self.start()
+        last_ckpt = time.monotonic()
+        done_count, total, unit = self._budget()
+        progress = _Progress(total, unit, done_count)
+        stop_reason = "budget"
+        early = self.cfg["early_stop"]
+        try:
+            while self._budget()[0] < total:
+                row = self.update()
+                progress.update(self._budget()[0], {"episodes": self.episodes_done,
+                                                    "steps/s": f"{row['steps_per_s']:.0f}",
+                                                    "return": f"{row['score']:.1f}",
+                                                    "compliance": f"{row['compliance']:.2f}"})
+                if row["score"] > self.best_score:
+                    self.best_score, self.since_best = row["score"], 0
+                else:
+                    self.since_best += 1
+                if (early["enabled"] and row["compliance"] >= early["compliance"]
+                        and self.since_best >= early["patience"]):
+                    stop_reason = "early_stop"
+                    break
+                if time.monotonic() - last_ckpt >= 60.0 * self.cfg["checkpoint_minutes"]:
+                    self.checkpoint()
+                    last_ckpt = time.monotonic()
+        finally:
+            progress.close()
+        return self._finish(stop_reason)
+
+    def _finish(self, stop_reason: str) -> dict:
+        score, compliance, align = self.score()
+        save_policy(self.model, self.out / "policy.pt")
+        self.episodes_log.finish()
+        self.updates_log.finish()
+        result = {
+            "workflow": self.workflow, "score": score, "compliance": compliance,
+            "alignment_return": align, "episodes": int(self.episodes_done),
+            "env_steps": int(self.global_step), "updates": self.updates, "wall_s": round(self.wall(), 3),
+            "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
+            "green": self.cfg["green"], "envs": self.cfg["envs"], "lam": self.cfg["lam"],
+            "resumes": self.resumes, "device": self.device.type, "stop_reason": stop_reason,
+        }
+        write_json(self.out / "score.json", result)  # NaN -> null
+        self.episodes_log.remove_parts()
+        self.updates_log.remove_parts()
+        (self.out / "checkpoint.pt").unlink(missing_ok=True)
+        return json.loads((self.out / "score.json").read_text())
+
+    def close(self) -> None:
+        """Free the env pool."""
+        self.env.close()
+
+
+def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
+                    init_policy: str | None = None, threads: int | None = None) -> dict:
+    """Train one workflow candidate; returns (and writes to ``out_dir/score.json``) its score dict.
+
+    train_cfg: the ``train`` config section (defaults filled in for missing keys);
+    workflow: ``'defender,enterprise,...'``; init_policy: a policy.pt whose weights start
+    the run (not its optimiser); threads: CPU threads for torch, numba and the pool.
+    Keys of the result: workflow, score, compliance, alignment_return, episodes,
+    env_steps, updates, wall_s, seed, backend, red, green, envs, lam, resumes, device,
+    stop_reason. A finished ``out_dir`` (score.json present) is returned as is.
+    """
+    cfg = validate_train_config(train_cfg)
+    try:
+        wf = format_workflow(parse_workflow(workflow))
+    except ValueError as err:
+        raise UsageError(f"field workflow: {err}") from None
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise UsageError(f"field threads: {threads!r} is not a positive integer; fix: e.g. --threads 2")
+    out = Path(out_dir)
+    if (out / "score.json").exists():
+        return json.loads((out / "score.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("episodes.parquet", "updates.parquet", "policy.pt"):
+        (out / stale).unlink(missing_ok=True)
+    set_threads(threads)
+    run = CandidateRun(cfg, wf, out, init_policy, threads)
+    try:
+        return run.train()
+    finally:
+        run.close()
+
+
+def load_train_section(path: str | None) -> dict:
+    """The ``train`` section of the config at ``path`` (validated, defaults filled).
+
+    ``path`` None: ``config.yaml`` in the working directory if present, else the defaults.
+    """
+    if path is None and not Path("config.yaml").exists():
+        return default_train_config()
+    return load_config(path or "config.yaml")["train"]
+
+
+#: command-line flag -> train config field (values are parsed as YAML scalars, then schema-checked)
+_FLAGS = {"backend": "backend", "red": "red", "green": "green", "envs": "envs", "episodes": "episodes",
+          "env_steps": "env_steps", "seed": "seed", "lam": "lam", "device": "device",
+          "checkpoint_minutes": "checkpoint_minutes"}
+
+
+def add_arguments(parser) -> None:
+    """Flags of ``wrl train``; values override the config's train section and are checked with it."""
+    parser.add_argument("--workflow", required=True, help="e.g. defender,enterprise,op_server,op_host,user")
+    parser.add_argument("--out", required=True, help="output directory (resumes if it holds a checkpoint)")
+    parser.add_argument("--config", help="config file (default: config.yaml if present, else built-in defaults)")
+    parser.add_argument("--backend", help="numba | cyborg")
+    parser.add_argument("--red", help="b_line | meander | sleep")
+    parser.add_argument("--green", help="sleep | random")
+    parser.add_argument("--envs", help="number of parallel envs")
+    parser.add_argument("--episodes", help="budget: finished episodes over all envs (clears env_steps)")
+    parser.add_argument("--env-steps", dest="env_steps", help="budget: env steps over all envs")
+    parser.add_argument("--seed", help="seed of the policy, the updates and the env pool")
+    parser.add_argument("--lam", help="alignment reward weight lambda")
+    parser.add_argument("--device", help="auto | cpu | cuda")
+    parser.add_argument("--checkpoint-minutes", dest="checkpoint_minutes",
+                        help="minutes between checkpoints (fractions allowed; 0: every update)")
+    parser.add_argument("--init-policy", dest="init_policy", help="policy.pt whose weights start the run")
+    parser.add_argument("--threads", help="CPU threads for torch, numba and the env pool")
+
+
+def run(args) -> int:
+    """``wrl train``: train one candidate and print its score.json."""
+    cfg = load_train_section(args.config)
+    for flag, field in _FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            cfg[field] = yaml.safe_load(value)  # "8" -> 8, "0.5" -> 0.5; the schema checks types
+    if args.episodes is not None and args.env_steps is None:
+        cfg["env_steps"] = None
+    threads = None if args.threads is None else yaml.safe_load(args.threads)
+    result = train_candidate(cfg, args.workflow, args.out, args.init_policy, threads)
+    print(json.dumps(result))
+    return 0
