@@ -15,7 +15,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("wrl.evaluate", "evaluate a policy or baseline on numba or the real CybORG"),
     "fidelity": ("wrl.fidelity", "compare the numba simulator with CybORG"),
     "bench": ("wrl.bench", "benchmarks: sim | pool | train, ratios to CybORG in the same run"),
-    "demo": ("wrl.demo", "a short demo of the env pool and the workflow model"),
 }
 
 
@@ -28,12 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wrl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

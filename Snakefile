@@ -1,0 +1,178 @@
+# wrl pipeline: R rounds of GP-UCB proposals x B trained candidates, then the report
+# and the evaluation of the best policy. Static DAG fixed by config.yaml; see
+# docs/pipeline.md. Logic lives in src/wrl; workflow/scripts/*.py are thin glue.
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+from wrl.config import load_schema, validate_config
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+validate_config(config, load_schema(SCHEMA))  # one clear error naming the field
+validate(config, str(SCHEMA))
+
+ROUNDS = range(config["search"]["rounds"])
+CANDS = range(config["search"]["batch"])
+RES = config["resources"]
+ENV = "envs/wrl.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+wildcard_constraints:
+    round=r"\d+",
+    cand=r"\d+",
+
+
+def scores_before(round_):
+    """score.json of every candidate of the rounds before ``round_``."""
+    return expand(
+        "results/round_{r}/cand_{i}/score.json", r=range(int(round_)), i=CANDS
+    )
+
+
+def warm_start_inputs(wildcards):
+    """Earlier candidates' scores and policies when warm starts are on, else nothing."""
+    if not config["search"]["warm_start"]:
+        return {}
+    return {
+        "warm_scores": scores_before(wildcards.round),
+        "warm_policies": expand(
+            "results/round_{r}/cand_{i}/policy.pt",
+            r=range(int(wildcards.round)),
+            i=CANDS,
+        ),
+    }
+
+
+rule all:
+    default_target: True
+    input:
+        "results/eval/leaderboard.md",
+        "results/report/best_workflows.csv",
+
+
+rule propose:
+    input:
+        scores=lambda wc: scores_before(wc.round),
+    output:
+        proposals="results/round_{round}/proposals.json",
+        posterior="results/search/posterior_round_{round}.parquet",
+        observations="results/search/observations_round_{round}.parquet",
+    params:
+        search=config["search"],
+        round=lambda wc: int(wc.round),
+    log:
+        "results/logs/propose_{round}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "workflow/scripts/propose.py"
+
+
+rule train:
+    input:
+        unpack(warm_start_inputs),
+        proposals="results/round_{round}/proposals.json",
+    output:
+        episodes="results/round_{round}/cand_{cand}/episodes.parquet",
+        updates="results/round_{round}/cand_{cand}/updates.parquet",
+        policy="results/round_{round}/cand_{cand}/policy.pt",
+        score="results/round_{round}/cand_{cand}/score.json",
+    params:
+        train=config["train"],
+        cand=lambda wc: int(wc.cand),
+        warm_start=config["search"]["warm_start"],
+    log:
+        "results/logs/train_{round}_{cand}.log",
+    threads: RES["train"]["threads"]
+    resources:
+        mem_mb=RES["train"]["mem_mb"],
+        runtime=RES["train"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/train.py"
+
+
+rule report:
+    input:
+        scores=expand("results/round_{r}/cand_{i}/score.json", r=ROUNDS, i=CANDS),
+        episodes=expand("results/round_{r}/cand_{i}/episodes.parquet", r=ROUNDS, i=CANDS),
+        posteriors=expand("results/search/posterior_round_{r}.parquet", r=ROUNDS),
+    output:
+        curves=report(
+            "results/report/learning_curves.png",
+            category="Search",
+            caption="workflow/report/learning_curves.rst",
+        ),
+        posterior=report(
+            "results/report/posterior.png",
+            category="Search",
+            caption="workflow/report/posterior.rst",
+        ),
+        picks=report(
+            "results/report/picks.png",
+            category="Search",
+            caption="workflow/report/picks.rst",
+        ),
+        compliance=report(
+            "results/report/compliance.png",
+            category="Search",
+            caption="workflow/report/compliance.rst",
+        ),
+        best=report(
+            "results/report/best_workflows.csv",
+            category="Search",
+            caption="workflow/report/best_workflows.rst",
+        ),
+        search="results/search/final_posterior.parquet",
+    params:
+        search=config["search"],
+    log:
+        "results/logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "workflow/scripts/report.py"
+
+
+rule evaluate:
+    input:
+        best="results/report/best_workflows.csv",
+        policies=expand("results/round_{r}/cand_{i}/policy.pt", r=ROUNDS, i=CANDS),
+    output:
+        episodes="results/eval/evaluation.parquet",
+        markdown="results/eval/leaderboard.md",
+        table=report(
+            "results/eval/leaderboard.csv",
+            category="Evaluation",
+            caption="workflow/report/leaderboard.rst",
+        ),
+    params:
+        evaluate=config["evaluate"],
+    log:
+        "results/logs/evaluate.log",
+    threads: RES["evaluate"]["threads"]
+    resources:
+        mem_mb=RES["evaluate"]["mem_mb"],
+        runtime=RES["evaluate"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/evaluate.py"

@@ -1,0 +1,16 @@
+"""Snakemake glue: GP-UCB proposals of one round (wrl.gpucb.propose_round)."""
+from pathlib import Path
+
+from glue import log_to
+from wrl.gpucb import propose_round
+
+if __name__ == "__main__":
+    sm = snakemake  # noqa: F821
+    log_to(sm.log[0])
+    propose_round(
+        sm.params.round,
+        list(sm.input.scores),
+        sm.params.search,
+        sm.output.proposals,
+        Path(sm.output.posterior).parent,
+    )

@@ -1,0 +1,8 @@
+"""Snakemake glue: figures and tables of the search (wrl.report.make_report)."""
+from glue import log_to
+from wrl.report import make_report
+
+if __name__ == "__main__":
+    sm = snakemake  # noqa: F821
+    log_to(sm.log[0])
+    make_report(list(sm.input.scores), list(sm.input.posteriors), sm.params.search, dict(sm.output.items()))

@@ -1,0 +1,16 @@
+"""Snakemake glue: train one candidate (wrl.train.train_candidate)."""
+from pathlib import Path
+
+from glue import log_to
+from wrl.gpucb import load_proposal, warm_start_policy
+from wrl.train import train_candidate
+
+if __name__ == "__main__":  # the env pool's spawned workers re-import this file
+    sm = snakemake  # noqa: F821
+    log_to(sm.log[0])
+    workflow = load_proposal(sm.input.proposals, sm.params.cand)
+    init = warm_start_policy(workflow, list(sm.input.warm_scores)) if sm.params.warm_start else None
+    print(f"candidate {sm.params.cand}: workflow {workflow}, warm start from {init}")
+    train_candidate(
+        dict(sm.params.train), workflow, Path(sm.output.score).parent, init_policy=init, threads=sm.threads
+    )
