@@ -106,6 +106,27 @@ rule train:
         "workflow/scripts/train.py"
 
 
+rule train_plain:
+    """The plain-PPO baseline: same budget as a candidate, no workflow input, no alignment reward."""
+    output:
+        episodes="results/plain_ppo/episodes.parquet",
+        updates="results/plain_ppo/updates.parquet",
+        policy="results/plain_ppo/policy.pt",
+        score="results/plain_ppo/score.json",
+    params:
+        train=config["train"] | {"lam": 0.0, "condition_on_workflow": False},
+    log:
+        "results/logs/train_plain.log",
+    threads: RES["train"]["threads"]
+    resources:
+        mem_mb=RES["train"]["mem_mb"],
+        runtime=RES["train"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/train_plain.py"
+
+
 rule report:
     input:
         scores=expand("results/round_{r}/cand_{i}/score.json", r=ROUNDS, i=CANDS),
@@ -156,6 +177,7 @@ rule evaluate:
     input:
         best="results/report/best_workflows.csv",
         policies=expand("results/round_{r}/cand_{i}/policy.pt", r=ROUNDS, i=CANDS),
+        plain="results/plain_ppo/policy.pt",
     output:
         episodes="results/eval/evaluation.parquet",
         markdown="results/eval/leaderboard.md",

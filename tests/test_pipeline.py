@@ -108,7 +108,8 @@ def test_dry_run_dag_shape(tmp_path):
     )
     run = _snakemake(tmp_path, "-n", "--cores", "2")
     assert run.returncode == 0, run.stdout[-2000:]
-    assert _job_counts(run.stdout) == {"propose": 3, "train": 6, "report": 1, "evaluate": 1, "all": 1}
+    assert _job_counts(run.stdout) == {"propose": 3, "train": 6, "train_plain": 1, "report": 1,
+                                       "evaluate": 1, "all": 1}
     jobs = _dry_run_jobs(run.stdout)
     for job in jobs:
         if job["rule"] != "all":
@@ -123,6 +124,7 @@ def test_dry_run_dag_shape(tmp_path):
             assert {_score(q, i) for q in range(3) for i in range(2)} <= job["input"]
         if job["rule"] == "evaluate":
             assert "results/report/best_workflows.csv" in job["input"]
+            assert "results/plain_ppo/policy.pt" in job["input"]
 
 
 def test_warm_start_makes_train_depend_on_earlier_policies(tmp_path):
@@ -164,7 +166,9 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     best = pd.read_csv(res / "report" / "best_workflows.csv")
     assert len(best) == 4 and best["score"].is_monotonic_decreasing
     board = pd.read_csv(res / "eval" / "leaderboard.csv")
-    assert set(board["policy"]) == {f"best:{best['workflow'][0]}", "sleep"}
+    assert set(board["policy"]) == {f"best:{best['workflow'][0]}", "plain_ppo", "sleep"}
+    plain = json.loads((res / "plain_ppo" / "score.json").read_text())
+    assert plain["lam"] == 0.0 and plain["episodes"] >= 32
     rep = _snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
     assert rep.returncode == 0, rep.stdout[-2000:]
     assert (tmp_path / "report.html").stat().st_size > 50_000

@@ -104,3 +104,17 @@ def test_bad_network_settings_are_rejected():
         ActorCritic(WF, activation="sigmoid")
     with pytest.raises(ValueError, match="hidden"):
         ActorCritic(WF, hidden=(64, 0))
+
+
+def test_plain_ppo_policy_ignores_the_workflow_and_keeps_that_through_a_file(tmp_path):
+    torch.manual_seed(0)
+    plain = ActorCritic(format_workflow(ALL_WORKFLOWS[0]), conditioned=False)
+    obs = torch.rand(6, OBS_DIM)
+    a, b = onehot(ALL_WORKFLOWS[0]), onehot(ALL_WORKFLOWS[119])
+    assert torch.equal(plain.logits(obs, a), plain.logits(obs, b))
+    conditioned = ActorCritic(format_workflow(ALL_WORKFLOWS[0]))
+    assert not torch.equal(conditioned.logits(obs, a), conditioned.logits(obs, b))
+    save_policy(plain, tmp_path / "plain.pt")
+    back = load_policy(tmp_path / "plain.pt")
+    assert not back.conditioned
+    assert torch.equal(back.logits(obs, b), plain.logits(obs, a))

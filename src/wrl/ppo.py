@@ -64,10 +64,12 @@ class ActorCritic(nn.Module):
 
     hidden: hidden widths of each MLP (default 64-64); activation: tanh | relu;
     workflow: the workflow this policy is trained for (its one-hot is the default
-    conditioning of every call).
+    conditioning of every call); conditioned=False gives plain PPO: the workflow input
+    is always zeros, whatever a caller passes.
     """
 
-    def __init__(self, workflow: str, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh"):
+    def __init__(self, workflow: str, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
+                 conditioned: bool = True):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation {activation!r}: use one of {sorted(ACTIVATIONS)}")
@@ -78,10 +80,12 @@ class ActorCritic(nn.Module):
         self.workflow = format_workflow(parse_workflow(workflow))
         self.actor = MLP(self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
         self.critic = MLP(self.hidden, activation, 1, out_gain=1.0)
-        self.register_buffer("wf", torch.from_numpy(onehot(self.workflow)), persistent=False)
+        self.conditioned = bool(conditioned)
+        wf = onehot(self.workflow) if self.conditioned else np.zeros(WF_DIM, np.float32)
+        self.register_buffer("wf", torch.from_numpy(wf), persistent=False)
 
     def _wf(self, wf: torch.Tensor | np.ndarray | None) -> torch.Tensor:
-        if wf is None:
+        if wf is None or not self.conditioned:
             return self.wf
         return torch.as_tensor(wf, dtype=torch.float32, device=self.wf.device)
 
@@ -127,6 +131,7 @@ def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
             "hidden": list(model.hidden),
             "activation": model.activation,
             "workflow": model.workflow,
+            "conditioned": model.conditioned,
             "obs_dim": OBS_DIM,
             "act_dim": NUM_ACTIONS,
     }
@@ -147,7 +152,8 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
             raise ValueError(f"format {blob.get('format')!r}, expected {POLICY_FORMAT!r}")
         if (blob["obs_dim"], blob["act_dim"]) != (OBS_DIM, NUM_ACTIONS):
             raise ValueError(f"dims {blob['obs_dim']}x{blob['act_dim']}, expected {OBS_DIM}x{NUM_ACTIONS}")
-        model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"])
+        model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"],
+                            blob.get("conditioned", True))
         model.load_state_dict(blob["state_dict"])
     except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
         raise ValueError(

@@ -187,22 +187,26 @@ def make_report(score_paths: list[str | Path], posterior_paths: list[str | Path]
 
 
 def evaluate_best(best_csv: str | Path, eval_cfg: dict, out_dir: str | Path,
-                  workers: int | None = None) -> pd.DataFrame:
-    """Evaluate the top policy of ``best_csv`` and the configured baselines.
+                  workers: int | None = None, plain_policy: str | None = None) -> pd.DataFrame:
+    """Evaluate the top policy of ``best_csv``, the plain-PPO policy and the baselines.
 
     eval_cfg: the config's evaluate section (backend, red, steps, episodes, baselines).
     Writes into ``out_dir``: ``evaluation.parquet`` (one row per episode) and
     ``leaderboard.md`` (``wrl.evaluate.write_results``), and ``leaderboard.csv``
     (``wrl.evaluate.summarise``: mean, sd, 95% CI per policy, red and steps). The best
-    policy's rows are named ``best:<workflow>``. Returns the episode rows.
+    policy's rows are named ``best:<workflow>``, the plain-PPO policy's ``plain_ppo``
+    (``plain_policy``: its policy.pt, trained without workflow input or alignment
+    reward). Returns the episode rows.
     """
     best = pd.read_csv(best_csv).iloc[0]
+    names = {best["policy"]: f"best:{best['workflow']}"}
+    if plain_policy is not None:
+        names[str(plain_policy)] = "plain_ppo"
     frames = []
-    for policy in [best["policy"], *eval_cfg["baselines"]]:
+    for policy in [*names, *eval_cfg["baselines"]]:
         df = evaluate_policy(policy, eval_cfg["backend"], list(eval_cfg["red"]), list(eval_cfg["steps"]),
                              int(eval_cfg["episodes"]), workers=workers)
-        if policy == best["policy"]:
-            df["policy"] = f"best:{best['workflow']}"
+        df["policy"] = names.get(policy, policy)
         frames.append(df)
     episodes = pd.concat(frames, ignore_index=True)
     write_results(episodes, out_dir)

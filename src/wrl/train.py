@@ -158,7 +158,8 @@ class CandidateRun:
         if ckpt is None:
             torch.manual_seed(cfg["seed"])
             np.random.seed(cfg["seed"])
-        self.model = ActorCritic(workflow, tuple(cfg["hidden"]), cfg["activation"])
+        self.model = ActorCritic(workflow, tuple(cfg["hidden"]), cfg["activation"],
+                                 cfg["condition_on_workflow"])
         if ckpt is None and init_policy is not None:
             self._warm_start(init_policy)
         self.model.to(self.device)
