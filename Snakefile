@@ -159,6 +159,7 @@ rule report:
             caption="workflow/report/best_workflows.rst",
         ),
         search="results/search/final_posterior.parquet",
+        observations="results/search/observations.parquet",
     params:
         search=config["search"],
     log:

@@ -75,3 +75,25 @@ def test_trained_policy_scores_the_same_on_numba_and_cyborg(tmp_path):
     real = play(policy, "cyborg", "b_line", 48, mode="stochastic", seed=6, workers=2)
     result = compare(sim, real)
     assert result["return_ok"] and result["curve_ok"], result
+
+
+def test_cage2_protocol_refuses_flags_it_fixes(capsys):
+    assert main(["evaluate", "--protocol", "cage2", "--policy", "sleep", "--steps", "30"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--steps" in err[0] and "cage2" in err[0]
+
+
+@pytest.mark.slow
+def test_cage2_protocol_prints_nine_cells_beside_the_published_rows(tmp_path, capsys):
+    assert main(["evaluate", "--protocol", "cage2", "--policy", "sleep", "--episodes", "2",
+                 "--workers", "2", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("| policy | b_line 30 | b_line 50 | b_line 100 | meander 30 | meander 50 | "
+                        "meander 100 | sleep 30 | sleep 50 | sleep 100 | total |")
+    ours = next(line for line in lines if line.startswith("| sleep |"))
+    assert ours.split("|")[9].strip() == "0.0 ± 0.0"  # sleep vs sleep costs nothing
+    cardiff = next(line for line in lines if line.startswith("| CardiffUni"))
+    assert "-13.76" in cardiff and cardiff.endswith("-54.57 ± 0.43 |")
+    assert "CardiffUni" in (tmp_path / "leaderboard.md").read_text()
+    df = pd.read_parquet(tmp_path / "evaluation.parquet")
+    assert len(df) == 18 and set(df["mode"]) == {"greedy"} and set(df["backend"]) == {"cyborg"}

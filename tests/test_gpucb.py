@@ -33,7 +33,7 @@ def _evals_to_optimum_gpucb(seed: int) -> int:
     r = 0
     while hidden not in idx:
         r += 1
-        picks, _ = gpucb.propose_batch(idx, y, BATCH, seed=seed * 1000 + r)
+        picks, _ = gpucb.propose_batch(idx, y, BATCH, noise_sd=0.5, seed=seed * 1000 + r)
         idx = np.append(idx, picks)
         y = np.append(y, f(picks))
     return int(np.flatnonzero(idx == hidden)[0]) + 1
@@ -80,32 +80,57 @@ def test_allow_repeats_may_pick_evaluated_but_never_twice_in_batch():
 def test_batch_spreads_out_pending_points_shrink_sd():
     _, f = _objective(1)
     idx = np.array(gpucb.space_filling(6, 1))
-    gp = gpucb.fit_gp(idx, f(idx), 0)
+    noise = gpucb.noise_variances(None, 6, 0.5)
+    gp = gpucb.fit_gp(idx, f(idx), noise, 0)
     scale = 1.0
-    before = gpucb.latent_sd(gp, idx, scale)
+    before = gpucb.latent_sd(gp, idx, noise, scale)
     pick = 5 if 5 not in idx else 6
-    after = gpucb.latent_sd(gp, np.append(idx, pick), scale)
+    after = gpucb.latent_sd(gp, np.append(idx, pick), np.append(noise, 0.25), scale)
     assert after[pick] < before[pick]
     assert np.all(after <= before + 1e-12)
 
 
-def test_latent_sd_is_total_sd_without_noise():
+def test_latent_sd_matches_the_fitted_gp():
     _, f = _objective(2)
     idx = np.array(gpucb.space_filling(10, 2))
     y = f(idx)
-    gp = gpucb.fit_gp(idx, y, 0)
-    _, total = gp.predict(gpucb.EMBEDDING, return_std=True)
-    noise_var = gp.kernel_.k2.noise_level * np.std(y) ** 2
-    expected = np.sqrt(np.maximum(total**2 - noise_var, 0))
-    np.testing.assert_allclose(gpucb.latent_sd(gp, idx, float(np.std(y))), expected, atol=1e-6)
+    noise = gpucb.noise_variances(np.linspace(0.1, 1.0, 10), 10, 0.5)
+    gp = gpucb.fit_gp(idx, y, noise, 0)
+    _, sd = gp.predict(gpucb.EMBEDDING, return_std=True)  # sklearn: the latent sd (alpha is not added)
+    np.testing.assert_allclose(gpucb.latent_sd(gp, idx, noise, float(np.std(y))), sd, atol=1e-6)
+
+
+def test_noise_is_given_never_fitted_to_zero_and_kept_at_observed_points():
+    # 6 workflows, each observed twice with seed noise of sd 3: the posterior at an observed
+    # workflow must keep about 3 / sqrt(2) of uncertainty, not collapse to ~0 (the v1 bug)
+    rng = np.random.default_rng(0)
+    idx = np.repeat(gpucb.space_filling(6, 0), 2)
+    y = -5.0 * gpucb.KENDALL[0, idx] + rng.normal(0, 3.0, len(idx))
+    post = gpucb.posterior(idx, y, np.full(len(idx), 1.0), noise_sd=3.0)
+    seen = post.loc[post["n_obs"] == 2, "sd"]
+    assert (seen > 1.0).all() and (seen < 3.0).all()
+    # a score's own standard error wins over the floor when larger
+    np.testing.assert_allclose(gpucb.noise_variances(np.array([1.0, 4.0, np.nan]), 3, 2.0), [4.0, 16.0, 4.0])
+    with pytest.raises(ValueError, match="noise_sd"):
+        gpucb.noise_variances(None, 3, 0.0)
+
+
+def test_repeats_allowed_can_re_propose_an_uncertain_best():
+    # every workflow observed once except the best region; with repeats allowed and a large
+    # noise, the top workflow's sd stays high enough to be proposed again
+    idx = np.arange(NUM_WORKFLOWS)
+    y = -gpucb.KENDALL[0, idx].astype(float)
+    picks, post = gpucb.propose_batch(idx, y, 1, noise_sd=3.0, allow_repeats=True)
+    assert post.loc[post["index"] == picks[0], "n_obs"].item() == 1
+    assert gpucb.KENDALL[0, picks[0]] <= 1
 
 
 def test_deterministic_under_seed():
     _, f = _objective(3)
     idx = np.array(gpucb.space_filling(6, 3))
     y = f(idx)
-    a = gpucb.propose_batch(idx, y, 4, seed=7)
-    b = gpucb.propose_batch(idx, y, 4, seed=7)
+    a = gpucb.propose_batch(idx, y, 4, noise_sd=0.5, seed=7)
+    b = gpucb.propose_batch(idx, y, 4, noise_sd=0.5, seed=7)
     assert a[0] == b[0]
     pd.testing.assert_frame_equal(a[1], b[1])
     assert gpucb.space_filling(5, 11) == gpucb.space_filling(5, 11)
@@ -140,12 +165,14 @@ def test_beta_schedule():
 def _write_score(root, r, i, workflow, score, compliance=0.5):
     d = root / f"round_{r}" / f"cand_{i}"
     d.mkdir(parents=True)
-    (d / "score.json").write_text(json.dumps({"workflow": workflow, "score": score, "compliance": compliance}))
+    (d / "score.json").write_text(json.dumps({
+        "workflow": workflow, "score": score, "score_se": 1.0, "compliance": compliance,
+        "scores_by_red": {"b_line": score - 1, "meander": score + 1}}))
     return d / "score.json"
 
 
 def test_propose_round_writes_proposals_and_search_state(tmp_path):
-    cfg = {"batch": 3, "seed": 0, "beta": {"delta": 0.1, "scale": 0.2}, "allow_repeats": False}
+    cfg = {"batch": 3, "seed": 0, "beta": {"delta": 0.1, "scale": 0.2}, "allow_repeats": False, "noise_sd": 1.0}
     w0 = gpucb.propose_round(0, [], cfg, tmp_path / "round_0" / "proposals.json", tmp_path / "search")
     assert len(set(w0)) == 3
     paths = [_write_score(tmp_path, 0, i, w, -float(i)) for i, w in enumerate(w0)]
@@ -158,6 +185,8 @@ def test_propose_round_writes_proposals_and_search_state(tmp_path):
     assert len(post) == 120 and post[["mean", "sd", "ucb"]].notna().all().all()
     obs = pd.read_parquet(tmp_path / "search" / "observations_round_1.parquet")
     assert list(obs["workflow"]) == w0 and list(obs["score"]) == [0.0, -1.0, -2.0]
+    assert list(obs["score_b_line"]) == [-1.0, -2.0, -3.0] and obs["score_sleep"].isna().all()
+    assert (obs["score_se"] == 1.0).all()
 
 
 def test_warm_start_picks_nearest_trained(tmp_path):

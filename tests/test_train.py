@@ -23,7 +23,8 @@ BACKEND = "numba" if importlib.util.find_spec("wrl.cage.sim_env") else "cyborg"
 WF = "op_server,defender,enterprise,op_host,user"
 SMALL = {"backend": BACKEND, "envs": 4, "max_steps": 10, "update_steps": 10, "episodes": 8,
          "hidden": [16, 16], "device": "cpu", "checkpoint_minutes": 60}
-SCORE_KEYS = {"workflow", "score", "compliance", "episodes", "env_steps", "wall_s", "seed"}
+SCORE_KEYS = {"workflow", "score", "score_se", "scores_by_red", "score_se_by_red", "compliance",
+              "episodes", "env_steps", "wall_s", "seed"}
 
 WRL = [sys.executable, "-c", "import sys; from wrl.cli import main; sys.exit(main())"]
 pytestmark = pytest.mark.slow
@@ -52,6 +53,20 @@ def test_short_run_writes_all_outputs_with_the_documented_schema(tmp_path):
     up = pd.read_parquet(tmp_path / "updates.parquet")
     assert up["update"].tolist() == [1, 2] and up.global_step.tolist() == [40, 80]
     assert load_policy(tmp_path / "policy.pt").workflow == WF
+
+
+def test_red_mixture_run_logs_each_episodes_red_and_scores_per_red(tmp_path):
+    result = train_candidate(SMALL | {"red": "b_line:0.5,sleep:0.5", "envs": 16, "episodes": 48}, WF,
+                             tmp_path, threads=1)
+    ep = _episodes(tmp_path)
+    assert set(ep.red) == {"b_line", "sleep"}
+    last = ep.sort_values("episode").groupby("env_id").tail(3)  # the rings: last 3 per env
+    by_red = last.groupby("red").env_return
+    assert result["scores_by_red"] == pytest.approx(by_red.mean().to_dict())
+    assert result["score_se_by_red"] == pytest.approx(by_red.sem().to_dict())
+    per_env = last.groupby("env_id").env_return.mean()
+    assert result["score"] == pytest.approx(per_env.mean())
+    assert result["score_se"] == pytest.approx(per_env.sem())
 
 
 def test_rollout_pairs_each_action_with_its_own_state_and_never_mixes_episodes(tmp_path):

@@ -8,7 +8,7 @@ from wrl.cage.scenario import HOST_INDEX, NUM_HOSTS, action_id
 from wrl.workflow import (
     ALL_WORKFLOWS, UNIT_TYPES, alignment_reward, episode_compliance, fix_compliance,
     format_workflow, kendall_distance, onehot, pairwise_embedding, pairwise_embedding_all,
-    parse_workflow, type_ranks, workflow_from_index, workflow_index,
+    parse_workflow, state_after, type_ranks, workflow_from_index, workflow_index,
 )
 
 BASE = "defender,enterprise,op_server,op_host,user"
@@ -22,9 +22,18 @@ def state(*hosts):
     return m
 
 
-def judge(workflow, action, *compromised_hosts):
-    counted, compliant = fix_compliance(
-        np.array([action]), state(*compromised_hosts)[None], type_ranks(workflow))
+def judge(workflow, action, *compromised_hosts, after=None):
+    """(counted, compliant) of one action; ``after`` (hosts compromised just after the
+    step) defaults to ``before`` minus the fixed host: an effective fix."""
+    before = state(*compromised_hosts)
+    if after is None:
+        after = before.copy()
+        host = [h for h in HOST_INDEX if action_id("Restore", h) == action or action_id("Remove", h) == action]
+        if host:
+            after[HOST_INDEX[host[0]]] = False
+    else:
+        after = state(*after)
+    counted, compliant = fix_compliance(np.array([action]), before[None], after[None], type_ranks(workflow))
     return bool(counted[0]), bool(compliant[0])
 
 
@@ -68,7 +77,35 @@ def test_pairwise_embedding_and_kendall():
 def test_compliant_fix_goes_to_highest_priority_compromised_type():
     # enterprise outranks user in BASE: restoring Enterprise1 complies
     assert judge(BASE, action_id("Restore", "Enterprise1"), "Enterprise1", "User2") == (True, True)
-    assert judge(BASE, action_id("Remove", "Enterprise0"), "Enterprise1", "User2") == (True, True)
+    assert judge(BASE, action_id("Remove", "Enterprise0"), "Enterprise0", "Enterprise1", "User2") == (True, True)
+
+
+def test_fix_of_a_clean_host_of_the_top_type_violates():
+    # v1 farmed this: Enterprise0 is of the top compromised type but holds no red
+    assert judge(BASE, action_id("Remove", "Enterprise0"), "Enterprise1", "User2") == (True, False)
+    assert judge(BASE, action_id("Restore", "Enterprise0"), "Enterprise1", "User2") == (True, False)
+
+
+def test_ineffective_fix_violates():
+    # a Remove that leaves red on the host (e.g. a privileged shell) is a violation
+    ent1 = action_id("Remove", "Enterprise1")
+    assert judge(BASE, ent1, "Enterprise1", "User2", after=("Enterprise1", "User2")) == (True, False)
+    # red re-taking the host in the same step also leaves it compromised just after
+    assert judge(BASE, action_id("Restore", "Enterprise1"), "Enterprise1", after=("Enterprise1",)) == (True, False)
+
+
+def test_effective_fix_complies_whatever_else_changes():
+    # red moving on to another host in the same step does not spoil an effective fix
+    restore = action_id("Restore", "Enterprise1")
+    assert judge(BASE, restore, "Enterprise1", after=("Enterprise2", "Op_Server0")) == (True, True)
+
+
+def test_state_after_takes_the_final_state_of_finished_episodes():
+    comp, final = np.zeros((2, NUM_HOSTS), bool), np.zeros((2, NUM_HOSTS), bool)
+    final[1, 3] = comp[0, 5] = True
+    info = {"compromised": comp, "final_compromised": final, "_final_obs": np.array([False, True])}
+    after = state_after(info)
+    assert after[0, 5] and not after[0, 3] and after[1, 3] and not after[1, 5]
 
 
 def test_violating_fix():
@@ -99,7 +136,9 @@ def test_vectorised_over_envs_with_per_env_workflows():
     actions = np.array([action_id("Restore", "User1"), action_id("Restore", "User1"), 0])
     comp = np.stack([state("User1", "Defender"), state("User1", "Defender"), state("User1")])
     ranks = np.stack([type_ranks(BASE), type_ranks(USER_FIRST), type_ranks(BASE)])
-    counted, compliant = fix_compliance(actions, comp, ranks)
+    after = comp.copy()
+    after[:2, HOST_INDEX["User1"]] = False
+    counted, compliant = fix_compliance(actions, comp, after, ranks)
     assert counted.tolist() == [True, True, False]
     assert compliant.tolist() == [False, True, False]
     np.testing.assert_allclose(alignment_reward(counted, compliant, 0.5), [-0.5, 0.5, 0.0])

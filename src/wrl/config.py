@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
+from wrl.cage.red import parse_red
 from wrl.cli import UsageError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -89,6 +90,10 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             "or set search.allow_repeats: true"
         )
     train = config["train"]
+    try:
+        parse_red(train["red"])
+    except ValueError as err:
+        raise ConfigError(f"config field train.red: {err}") from None
     if train["episodes"] is None and train["env_steps"] is None:
         raise ConfigError(
             "config field train.episodes: no budget (episodes and env_steps both null); "

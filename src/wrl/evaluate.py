@@ -16,33 +16,41 @@ import numpy as np
 import pandas as pd
 
 from wrl.atomic import atomic_write
-from wrl.cage.cyborg import RED_AGENTS
+from wrl.cage.red import RED_AGENTS
 from wrl.cage.scenario import MAX_STEPS, OBS_DIM
 from wrl.vec import BACKENDS, make_vec
 
 MODES = ("greedy", "stochastic")
+#: the CAGE2 protocol (DESIGN.md): every red x every length, 1000 greedy episodes per cell, real CybORG
+CAGE2 = {"backend": "cyborg", "red": ["b_line", "meander", "sleep"], "steps": [30, 50, 100], "episodes": 1000}
+#: published CAGE Challenge 2 leaderboard rows (team: total ± 95% CI, and the cells we have)
+PUBLISHED = {
+    "CardiffUni (published)": ((-54.57, 0.43), {("b_line", 100): -13.76, ("meander", 100): -16.6}),
+    "Keeping it RL (published)": ((-56.9, 0.59), {("b_line", 100): -11.39, ("meander", 100): -19.38}),
+    "Mindrake (published)": ((-57.05, 0.56), {("b_line", 100): -12.78, ("meander", 100): -17.65}),
+}
 #: the largest pool an evaluation builds per backend (episodes beyond it run in sequence)
 MAX_ENVS = {"numba": 1024, "cyborg": 16}
 
 
 class TrainedPolicy:
-    """A ``policy.pt`` as a batch policy: ``act(obs float32[N,52], info) -> int64[N]``."""
+    """A ``policy.pt`` (``wrl.agent``) in the baselines' interface: ``act(obs, info)``, ``reset(mask)``."""
 
-    def __init__(self, path: str, greedy: bool, seed: int):
-        import torch
+    def __init__(self, path: str, num_envs: int, greedy: bool, seed: int):
+        from wrl.agent import load
 
-        from wrl.ppo import load_policy
-
-        self.model = load_policy(path)
-        self.greedy = greedy
-        torch.manual_seed(seed)
+        self.agent = load(path, greedy=greedy, seed=seed)
+        self.first = np.ones(num_envs, bool)
 
     def act(self, obs: np.ndarray, info: dict) -> np.ndarray:
         """Actions for a batch of observations (argmax when greedy, else sampled)."""
-        return self.model.act(obs, None, greedy=self.greedy)
+        actions = self.agent.act(obs, self.first)
+        self.first[:] = False
+        return actions
 
     def reset(self, mask: np.ndarray) -> None:
-        """Trained policies are memoryless: nothing to reset."""
+        """The envs in ``mask`` (bool[N]) start a new episode with their next observation."""
+        self.first |= np.asarray(mask, bool)
 
 
 def load_any_policy(policy: str, num_envs: int, mode: str = "greedy", seed: int = 0):
@@ -51,7 +59,7 @@ def load_any_policy(policy: str, num_envs: int, mode: str = "greedy", seed: int 
         if not Path(policy).is_file():
             raise FileNotFoundError(f"--policy {policy}: no such file; give a policy.pt path "
                                     "or a baseline name")
-        return TrainedPolicy(policy, greedy=(mode == "greedy"), seed=seed)
+        return TrainedPolicy(policy, num_envs, greedy=(mode == "greedy"), seed=seed)
     from wrl.baselines import make_baseline
 
     return make_baseline(policy, num_envs, seed)
@@ -116,9 +124,13 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def leaderboard(df: pd.DataFrame) -> str:
+def leaderboard(df: pd.DataFrame, published: bool = False) -> str:
     """A markdown table shaped like the CAGE2 leaderboard: one row per policy, one
-    ``mean ± ci95`` cell per (red, steps), and the total (sum of cell means, CI combined)."""
+    ``mean ± ci95`` cell per (red, steps), and the total (sum of cell means, CI combined).
+
+    published: add the published CAGE2 rows (``PUBLISHED``: their totals, and the cells
+    of theirs we know) below ours; their totals compare with ours only over all 9 cells.
+    """
     s = summarise(df)
     cells = list(dict.fromkeys(zip(s["red"], s["steps"])))
     head = ["policy"] + [f"{r} {t}" for r, t in cells] + ["total"]
@@ -132,14 +144,19 @@ def leaderboard(df: pd.DataFrame) -> str:
         rows.append((total, row + [f"{total:.1f} ± {total_ci:.1f}"]))
     for _, row in sorted(rows, key=lambda x: -x[0]):
         lines.append("| " + " | ".join(row) + " |")
+    if published:
+        for team, ((total, ci), known) in PUBLISHED.items():
+            row = [team] + [f"{known[c]:.2f}" if c in known else "" for c in cells] + [f"{total:.2f} ± {ci:.2f}"]
+            lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def write_results(df: pd.DataFrame, out_dir: str | os.PathLike) -> None:
-    """Write ``evaluation.parquet`` and ``leaderboard.md`` atomically into ``out_dir``."""
+def write_results(df: pd.DataFrame, out_dir: str | os.PathLike, published: bool = False) -> None:
+    """Write ``evaluation.parquet`` and ``leaderboard.md`` (``leaderboard(df, published)``)
+    atomically into ``out_dir``."""
     out = Path(out_dir)
     atomic_write(out / "evaluation.parquet", lambda tmp: df.to_parquet(tmp, index=False))
-    table = leaderboard(df) + "\n"
+    table = leaderboard(df, published) + "\n"
     atomic_write(out / "leaderboard.md", lambda tmp: tmp.write_text(table))
 
 
@@ -154,16 +171,21 @@ def _csv(kind, name: str):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``wrl evaluate``."""
+    parser.add_argument("--protocol", choices=("custom", "cage2"), default="custom",
+                        help="cage2: the CAGE2 protocol (real CybORG, reds b_line,meander,sleep x "
+                             "steps 30,50,100, greedy, 1000 episodes per cell unless --episodes), "
+                             "printed beside the published leaderboard rows")
     parser.add_argument("--policy", required=True, type=_csv(str, "--policy"),
                         help="policy.pt path(s) or baseline name(s): sleep, random, "
                              "react_restore, decoy_heavy, restore_opserver, oracle:W; comma-separated")
-    parser.add_argument("--backend", choices=BACKENDS, default="cyborg")
-    parser.add_argument("--red", type=_csv(str, "--red"), default=["b_line", "meander", "sleep"],
+    parser.add_argument("--backend", choices=BACKENDS, default=None, help="default cyborg")
+    parser.add_argument("--red", type=_csv(str, "--red"), default=None,
                         help="red agents, comma-separated (default b_line,meander,sleep)")
-    parser.add_argument("--steps", type=_csv(int, "--steps"), default=[30, 50, 100],
+    parser.add_argument("--steps", type=_csv(int, "--steps"), default=None,
                         help="episode lengths, comma-separated (default 30,50,100)")
-    parser.add_argument("--episodes", type=int, default=100, help="episodes per cell")
-    parser.add_argument("--mode", choices=MODES, default="greedy",
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes per cell (default 100; 1000 under --protocol cage2)")
+    parser.add_argument("--mode", choices=MODES, default=None,
                         help="greedy (argmax) or stochastic actions for trained policies")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None,
@@ -174,6 +196,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate every policy, print the leaderboard, write it with ``--out``."""
     from wrl.cli import UsageError
+
+    cage2 = args.protocol == "cage2"
+    for flag, value in (("backend", "cyborg"), ("red", CAGE2["red"]), ("steps", CAGE2["steps"]), ("mode", "greedy")):
+        given = getattr(args, flag)
+        if cage2 and given is not None and given != value:
+            raise UsageError(f"--{flag} {given}: the cage2 protocol fixes it to {value}; drop the flag "
+                             "or use --protocol custom")
+        if given is None:
+            setattr(args, flag, value)
+    if args.episodes is None:
+        args.episodes = CAGE2["episodes"] if cage2 else 100
 
     for red in args.red:
         if red not in RED_AGENTS:
@@ -188,9 +221,9 @@ def run(args: argparse.Namespace) -> int:
                        ignore_index=True)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    print(leaderboard(df))
+    print(leaderboard(df, published=cage2))
     if args.out:
-        write_results(df, args.out)
+        write_results(df, args.out, published=cage2)
     n = len(df)
     print(f"summary: {len(args.policy)} policies x {len(args.red) * len(args.steps)} cells, "
           f"{n} episodes on {args.backend}")

@@ -3,9 +3,16 @@
 Model: a Gaussian process on the pairwise-order embedding of the permutations
 (``wrl.workflow.pairwise_embedding_all()``, 120 x 10, entries in {-1, +1}). The
 squared distance between two embeddings is 4 x their Kendall distance, so an RBF on it
-is the Mallows kernel ``exp(-2 d_K / l^2)``. Kernel: ``C * RBF(l) + White(noise)``,
-``normalize_y=True``; the three hyperparameters are refit by maximum likelihood once
-per round on every observation so far.
+is the Mallows kernel ``exp(-2 d_K / l^2)``. Kernel: ``C * RBF(l)``, ``normalize_y=True``;
+C and l are refit by maximum likelihood once per round on every observation so far.
+
+Noise is *given*, never fitted: a candidate's score is a noisy training outcome (another
+seed gives another score), so observation i has noise variance
+``max(noise_sd, score_se_i)^2``, where ``noise_sd`` (config ``search.noise_sd``) is the
+seed-to-seed sd of a candidate's score measured at the train budget and ``score_se_i``
+its own standard error from ``score.json``. The posterior at an observed workflow
+therefore keeps that noise (it never interpolates), and re-proposing an evaluated
+workflow (``allow_repeats``) can still shrink its uncertainty.
 
 Acquisition: UCB(x) = mu(x) + sqrt(beta_t) * sigma(x), where sigma is the sd of the
 latent score (the White noise excluded) and beta_t follows Srinivas et al. (2010),
@@ -39,9 +46,10 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel
 
 from wrl.atomic import atomic_write
+from wrl.cage.red import RED_AGENTS
 from wrl.workflow import (
     ALL_WORKFLOWS,
     NUM_WORKFLOWS,
@@ -53,6 +61,8 @@ from wrl.workflow import (
 )
 
 EMBEDDING = pairwise_embedding_all()
+#: seed-to-seed sd of a candidate's score at the default train budget (docs/pipeline.md)
+DEFAULT_NOISE_SD = 5.0
 #: int[120, 120]: Kendall distance between every pair of workflows (0..10).
 KENDALL = (EMBEDDING[:, None, :] != EMBEDDING[None, :, :]).sum(axis=2)
 
@@ -90,36 +100,53 @@ def space_filling(batch: int, seed: int, exclude: set[int] = frozenset()) -> lis
     return picks
 
 
-def fit_gp(indices: np.ndarray, scores: np.ndarray, seed: int) -> GaussianProcessRegressor:
-    """Fit ``C * RBF + White`` (normalize_y) to scores observed at workflow ``indices``.
+def noise_variances(score_se: np.ndarray | None, n: int, noise_sd: float) -> np.ndarray:
+    """float[n]: noise variance of each observation, ``max(noise_sd, score_se_i)^2`` (score units).
 
-    indices: int[n] in 0..119 (repeats allowed); scores: float[n]. Hyperparameters by
-    maximum likelihood with 3 seeded optimizer restarts. The length scale l is kept in
-    [1, 30]: the correlation of neighbours (Kendall distance 1) is exp(-2 / l^2), from
-    0.14 (nearly independent workflows) to ~1 (a flat score).
+    score_se: float[n] standard errors from ``score.json`` (NaN or None: unknown, the
+    floor ``noise_sd`` alone); noise_sd > 0: the measured seed-to-seed sd.
     """
-    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(3.0, (1.0, 30.0)) + WhiteKernel(
-        0.1, (1e-6, 1e1)
-    )
-    gp = GaussianProcessRegressor(
-        kernel=kernel, normalize_y=True, n_restarts_optimizer=3, random_state=seed
-    )
+    if not noise_sd > 0:
+        raise ValueError(f"search.noise_sd={noise_sd}: must be positive (the measured seed-to-seed sd)")
+    se = np.zeros(n) if score_se is None else np.nan_to_num(np.asarray(score_se, float), nan=0.0)
+    return np.maximum(se, noise_sd) ** 2
+
+
+def _y_scale(scores: np.ndarray) -> float:
+    """The sd normalize_y divides the scores by (1 for a constant score)."""
+    return float(np.std(scores)) or 1.0
+
+
+def fit_gp(indices: np.ndarray, scores: np.ndarray, noise_var: np.ndarray, seed: int) -> GaussianProcessRegressor:
+    """Fit ``C * RBF`` (normalize_y) to scores observed at workflow ``indices`` with given noise.
+
+    indices: int[n] in 0..119 (repeats allowed); scores: float[n]; noise_var: float[n]
+    in score units squared (``noise_variances``), added to the kernel's diagonal. C and
+    l by maximum likelihood with 3 seeded optimizer restarts. The length scale l is kept
+    in [1, 30]: the correlation of neighbours (Kendall distance 1) is exp(-2 / l^2),
+    from 0.14 (nearly independent workflows) to ~1 (a flat score).
+    """
+    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(3.0, (1.0, 30.0))
+    gp = GaussianProcessRegressor(kernel=kernel, alpha=np.asarray(noise_var) / _y_scale(scores) ** 2,
+                                  normalize_y=True, n_restarts_optimizer=3, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gp.fit(EMBEDDING[indices], scores)
     return gp
 
 
-def latent_sd(gp: GaussianProcessRegressor, train_idx: np.ndarray, y_scale: float) -> np.ndarray:
-    """float[120]: posterior sd of the latent score of every workflow.
+def latent_sd(gp: GaussianProcessRegressor, train_idx: np.ndarray, noise_var: np.ndarray,
+              y_scale: float) -> np.ndarray:
+    """float[120]: posterior sd of the latent score of every workflow (score units).
 
-    Conditioned on inputs ``train_idx`` (observations plus pending points) with the
-    fitted hyperparameters of ``gp`` frozen; the sd needs no targets. ``y_scale`` is the
-    sd that normalize_y divided the scores by.
+    Conditioned on inputs ``train_idx`` int[m] (observations plus pending points) with
+    noise variances ``noise_var`` float[m] (score units squared) and the fitted kernel
+    of ``gp`` frozen; the sd needs no targets. ``y_scale`` is the sd that normalize_y
+    divided the scores by.
     """
-    signal, noise = gp.kernel_.k1, gp.kernel_.k2.noise_level
+    signal = gp.kernel_
     xt = EMBEDDING[train_idx]
-    chol = cho_factor(signal(xt) + noise * np.eye(len(xt)), lower=True)
+    chol = cho_factor(signal(xt) + np.diag(np.asarray(noise_var) / y_scale**2), lower=True)
     cross = signal(EMBEDDING, xt)
     var = signal.diag(EMBEDDING) - np.einsum("ij,ji->i", cross, cho_solve(chol, cross.T))
     return y_scale * np.sqrt(np.maximum(var, 0.0))
@@ -138,21 +165,24 @@ def _workflow_frame(mean: np.ndarray, sd: np.ndarray, indices: np.ndarray) -> pd
     )
 
 
-def _fit(indices: np.ndarray, scores: np.ndarray, seed: int):
+def _fit(indices: np.ndarray, scores: np.ndarray, noise_var: np.ndarray, seed: int):
     """(gp, mean float[120], y_scale) for scores observed at workflow ``indices``."""
-    gp = fit_gp(indices, scores, seed)
-    y_scale = float(np.std(scores)) or 1.0  # what normalize_y divides the scores by
-    return gp, gp.predict(EMBEDDING), y_scale
+    gp = fit_gp(indices, scores, noise_var, seed)
+    return gp, gp.predict(EMBEDDING), _y_scale(scores)
 
 
-def posterior(indices: np.ndarray, scores: np.ndarray, seed: int = 0) -> pd.DataFrame:
+def posterior(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | None = None,
+              noise_sd: float = DEFAULT_NOISE_SD, seed: int = 0) -> pd.DataFrame:
     """GP posterior of every workflow given scores observed at ``indices``.
 
-    Returns columns index, workflow, mean, sd (of the latent score, score units), n_obs.
+    score_se: float[n] standard errors (None: unknown); noise_sd: the floor of the
+    noise sd (``noise_variances``). Returns columns index, workflow, mean, sd (of the
+    latent score, score units), n_obs.
     """
     indices = np.asarray(indices, dtype=np.int64)
-    gp, mean, y_scale = _fit(indices, np.asarray(scores, dtype=np.float64), seed)
-    return _workflow_frame(mean, latent_sd(gp, indices, y_scale), indices)
+    noise = noise_variances(score_se, len(indices), noise_sd)
+    gp, mean, y_scale = _fit(indices, np.asarray(scores, dtype=np.float64), noise, seed)
+    return _workflow_frame(mean, latent_sd(gp, indices, noise, y_scale), indices)
 
 
 def propose_batch(
@@ -160,6 +190,8 @@ def propose_batch(
     scores: np.ndarray,
     batch: int,
     *,
+    score_se: np.ndarray | None = None,
+    noise_sd: float = DEFAULT_NOISE_SD,
     delta: float = 0.1,
     scale: float = 0.2,
     allow_repeats: bool = False,
@@ -167,13 +199,15 @@ def propose_batch(
 ) -> tuple[list[int], pd.DataFrame]:
     """Choose ``batch`` workflows by GP-BUCB given scores observed so far.
 
-    indices: int[n] workflow indices observed (n >= 1); scores: float[n].
+    indices: int[n] workflow indices observed (n >= 1); scores: float[n]; score_se,
+    noise_sd: the observation noise (``noise_variances``; a pending pick gets noise_sd).
     Returns (picks, posterior) where posterior is ``posterior()``'s table plus ucb (at
     the first pick), pick (0-based order in the batch, -1 if not picked) and beta (the
     beta_t used for that pick, NaN if not picked).
     """
     indices = np.asarray(indices, dtype=np.int64)
-    gp, mean, y_scale = _fit(indices, np.asarray(scores, dtype=np.float64), seed)
+    noise = noise_variances(score_se, len(indices), noise_sd)
+    gp, mean, y_scale = _fit(indices, np.asarray(scores, dtype=np.float64), noise, seed)
     rng = np.random.default_rng(seed)
     excluded = np.zeros(NUM_WORKFLOWS, bool)
     if not allow_repeats:
@@ -187,7 +221,7 @@ def propose_batch(
     picks, betas = [], []
     sd0 = ucb0 = None
     for _ in range(batch):
-        sd = latent_sd(gp, train_idx, y_scale)
+        sd = latent_sd(gp, train_idx, noise, y_scale)
         beta = beta_t(len(train_idx) + 1, delta, scale)
         ucb = mean + math.sqrt(beta) * sd
         if sd0 is None:
@@ -198,6 +232,7 @@ def propose_batch(
         betas.append(beta)
         excluded[pick] = True  # never twice in one batch
         train_idx = np.append(train_idx, pick)  # pending at its mean: only sd changes
+        noise = np.append(noise, noise_sd**2)
     table = _workflow_frame(mean, sd0, indices)
     table["ucb"] = ucb0
     table["pick"] = -1
@@ -216,12 +251,14 @@ def read_scores(score_paths: list[str | Path]) -> pd.DataFrame:
     """Observations from candidates' ``score.json`` files.
 
     Paths must look like ``.../round_{r}/cand_{i}/score.json``. Returns a DataFrame with
-    columns round, cand, workflow, index, score, compliance, path (one row per file,
-    sorted by round then cand); a non-finite score is kept (callers drop it).
+    columns round, cand, workflow, index, score, score_se, compliance, score_{red} for
+    each red agent (NaN where that red was not played), path (one row per file, sorted
+    by round then cand); a non-finite score is kept (callers drop it).
     """
     rows = []
     for path in map(Path, score_paths):
         data = json.loads(path.read_text())
+        by_red = data.get("scores_by_red") or {}
         rows.append(
             {
                 "round": int(path.parent.parent.name.removeprefix("round_")),
@@ -229,12 +266,15 @@ def read_scores(score_paths: list[str | Path]) -> pd.DataFrame:
                 "workflow": format_workflow(parse_workflow(data["workflow"])),
                 "index": workflow_index(data["workflow"]),
                 "score": _float(data["score"]),
+                "score_se": _float(data.get("score_se")),
                 "compliance": _float(data.get("compliance")),
+                **{f"score_{red}": _float(by_red.get(red)) for red in RED_AGENTS},
                 "path": str(path),
             }
         )
     types = {"round": int, "cand": int, "workflow": str, "index": int, "score": float,
-             "compliance": float, "path": str}
+             "score_se": float, "compliance": float, **{f"score_{red}": float for red in RED_AGENTS},
+             "path": str}
     frame = pd.DataFrame(rows, columns=list(types)).astype(types)
     return frame.sort_values(["round", "cand"], ignore_index=True)
 
@@ -249,7 +289,7 @@ def propose_round(
     """Propose round ``round_``'s batch from every earlier score and save the search state.
 
     search_cfg: the config's ``search`` section (batch, seed, beta.delta, beta.scale,
-    allow_repeats). Writes ``out_json`` ({"round", "workflows", "indices", "method"}),
+    allow_repeats, noise_sd). Writes ``out_json`` ({"round", "workflows", "indices", "method"}),
     ``search_dir/observations_round_{r}.parquet`` (the scores it saw) and
     ``search_dir/posterior_round_{r}.parquet`` (``propose_batch``'s table; for a design
     round mean/sd/ucb are NaN). Returns the proposed workflows (text).
@@ -273,6 +313,8 @@ def propose_round(
             good["index"].to_numpy(),
             good["score"].to_numpy(),
             batch,
+            score_se=good["score_se"].to_numpy(),
+            noise_sd=search_cfg.get("noise_sd", DEFAULT_NOISE_SD),
             delta=search_cfg["beta"]["delta"],
             scale=search_cfg["beta"]["scale"],
             allow_repeats=search_cfg["allow_repeats"],

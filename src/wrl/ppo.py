@@ -110,17 +110,6 @@ class ActorCritic(nn.Module):
         entropy = -(logp_all.exp() * logp_all).sum(-1)
         return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf)
 
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, workflow_onehot: np.ndarray | None = None, greedy: bool = True) -> np.ndarray:
-        """Actions int64[N] for obs float32[N, 52]: argmax (greedy) or sampled.
-
-        workflow_onehot: float32[25] or [N, 25]; None conditions on this policy's workflow.
-        """
-        x = torch.as_tensor(obs, dtype=torch.float32, device=self.wf.device)
-        logits = self.logits(x, workflow_onehot)
-        if greedy:
-            return logits.argmax(-1).cpu().numpy()
-        return torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1).cpu().numpy()
 
 
 def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:

@@ -87,6 +87,23 @@ def best_table(obs: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def observations_table(obs: pd.DataFrame, posteriors: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every candidate with its scores and the GP posterior of its workflow when it was picked.
+
+    obs: ``wrl.gpucb.read_scores`` output; posteriors: the ``posterior_round_{r}`` tables.
+    Columns: round, cand, workflow, score, score_se, compliance, score_{red} per red
+    agent, pick_mean, pick_sd, pick_ucb, pick_beta (NaN for a space-filling design pick),
+    policy (path of the candidate's policy.pt).
+    """
+    picks = pd.concat(posteriors, ignore_index=True).query("pick >= 0")
+    picks = picks.rename(columns={"pick": "cand", "mean": "pick_mean", "sd": "pick_sd", "ucb": "pick_ucb",
+                                  "beta": "pick_beta"})[["round", "cand", "pick_mean", "pick_sd", "pick_ucb",
+                                                         "pick_beta"]]
+    table = obs.merge(picks, on=["round", "cand"], how="left")
+    table["policy"] = [str(Path(p).with_name("policy.pt")) for p in table["path"]]
+    return table.drop(columns=["index", "path"])
+
+
 def plot_learning_curves(obs: pd.DataFrame, path: str | Path) -> None:
     """One env-return curve per candidate (colour = round) over env steps."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -167,14 +184,17 @@ def make_report(score_paths: list[str | Path], posterior_paths: list[str | Path]
     score_paths: every candidate's score.json (episodes.parquet beside each);
     posterior_paths: ``posterior_round_{r}.parquet`` of every round; search_cfg: the
     config's search section (seed). outputs: paths for keys curves, posterior, picks,
-    compliance (PNG), best (CSV) and search (final posterior, Parquet).
+    compliance (PNG), best (CSV), search (final posterior, Parquet) and observations
+    (``observations_table``, Parquet).
     """
     obs = read_scores(score_paths)
     good = obs[np.isfinite(obs["score"])]
     if good.empty:
         raise ValueError("report: no candidate has a finite score; check the train logs")
-    final = posterior(good["index"].to_numpy(), good["score"].to_numpy(), int(search_cfg["seed"]))
+    final = posterior(good["index"].to_numpy(), good["score"].to_numpy(), good["score_se"].to_numpy(),
+                      search_cfg["noise_sd"], int(search_cfg["seed"]))
     posteriors = [pd.read_parquet(p) for p in posterior_paths]
+    _write_table(observations_table(obs, posteriors), outputs["observations"])
     plot_learning_curves(obs, outputs["curves"])
     plot_posteriors(posteriors, final, good, outputs["posterior"])
     plot_picks(good, outputs["picks"])
@@ -209,7 +229,8 @@ def evaluate_best(best_csv: str | Path, eval_cfg: dict, out_dir: str | Path,
         df["policy"] = names.get(policy, policy)
         frames.append(df)
     episodes = pd.concat(frames, ignore_index=True)
-    write_results(episodes, out_dir)
+    published = eval_cfg["backend"] == "cyborg"  # the published CAGE2 rows, where they compare
+    write_results(episodes, out_dir, published=published)
     _write_table(summarise(episodes), Path(out_dir) / "leaderboard.csv")
-    print(leaderboard(episodes))
+    print(leaderboard(episodes, published=published))
     return episodes

@@ -7,7 +7,7 @@ completion marker: a rerun into a finished ``out_dir`` is a no-op returning it).
 
 Learning reward = env reward + alignment reward (``wrl.workflow``), where the fix is
 judged against ``info["compromised"]`` of the previous reset/step (the true state just
-before the action), divided by the running std of its discounted return
+before the action) and the state just after the step (``wrl.workflow.state_after``), divided by the running std of its discounted return
 (``wrl.ppo.RewardScaler``). Env return, alignment return and compliance are logged apart,
 unscaled.
 
@@ -15,8 +15,12 @@ Budget: ``env_steps`` when set (not null), else ``episodes`` (finished episodes 
 envs); checked after each update, so a run may overshoot by at most one rollout.
 
 Score (what GP-UCB sees): each env keeps a ring of its last 3 finished episodes' env
-returns; score = mean over envs of the mean of their ring. ``compliance`` is the
-NaN-aware mean of the same episodes' compliance. NaN is written as null in score.json.
+returns; score = mean over envs of the mean of their ring, ``score_se`` its standard
+error over envs (sd of the per-env ring means / sqrt(envs)). ``compliance`` is the
+NaN-aware mean of the same episodes' compliance. Under a red mixture each ring entry
+also remembers its red agent: ``scores_by_red`` / ``score_se_by_red`` are the mean (and
+its standard error) of the ring entries of each red agent seen. NaN is written as null
+in score.json.
 
 Checkpoint/resume: every ``checkpoint_minutes`` (0: after every update) the logs are
 flushed and ``checkpoint.pt`` is written atomically (policy, optimiser, torch/numpy RNG
@@ -48,8 +52,11 @@ from wrl.cli import UsageError
 from wrl.logbook import Table
 from wrl.config import load_config, validate_config
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
+from wrl.cage.red import RED_AGENTS
 from wrl.vec import make_vec
-from wrl.workflow import alignment_reward, fix_compliance, format_workflow, parse_workflow, type_ranks
+from wrl.workflow import (
+    alignment_reward, fix_compliance, format_workflow, parse_workflow, state_after, type_ranks,
+)
 
 RING = 3  #: finished episodes per env that enter the score
 FLUSH_EPISODES = 100  #: flush the logs once this many episode rows are buffered
@@ -57,7 +64,7 @@ PROGRESS_EVERY_S = 30.0  #: seconds between plain progress lines when stderr is 
 
 EPISODE_SCHEMA = pa.schema([
     ("workflow", pa.string()), ("env_id", pa.int32()), ("episode", pa.int64()),
-    ("env_return", pa.float64()), ("alignment_return", pa.float64()), ("compliance", pa.float64()),
+    ("red", pa.string()), ("env_return", pa.float64()), ("alignment_return", pa.float64()), ("compliance", pa.float64()),
     ("fixes", pa.int32()), ("compliant_fixes", pa.int32()), ("first_impact_step", pa.int32()),
     ("global_step", pa.int64()), ("wall_s", pa.float64()),
 ])
@@ -87,6 +94,13 @@ def validate_train_config(train_cfg: dict) -> dict:
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
     return cfg
+
+
+def _se(values: np.ndarray) -> float:
+    """Standard error of the mean of float[n] ``values`` (NaN when n < 2)."""
+    if len(values) < 2:
+        return math.nan
+    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
 
 
 def pool_seed(seed: int, resumes: int) -> int:
@@ -170,6 +184,7 @@ class CandidateRun:
         self.ring_ret = np.full((n, RING), np.nan)
         self.ring_align = np.full((n, RING), np.nan)
         self.ring_comp = np.full((n, RING), np.nan)
+        self.ring_red = np.full((n, RING), -1, np.int8)  # red agent code of each ring entry
         self.best_score, self.since_best = -math.inf, 0
         self.scaler = RewardScaler(n, self.ppo.gamma)
         parts = {"episodes": 0, "updates": 0}
@@ -207,7 +222,7 @@ class CandidateRun:
         np.random.set_state(ckpt["numpy_rng"])
         self.scaler.load(ckpt["reward_scale"])
         for key in ("global_step", "updates", "episodes_done", "wall_before", "env_episode",
-                    "ring_ret", "ring_align", "ring_comp", "best_score", "since_best"):
+                    "ring_ret", "ring_align", "ring_comp", "ring_red", "best_score", "since_best"):
             setattr(self, key, ckpt[key])
         self.resumes = ckpt["resumes"] + 1
         return ckpt["parts"]
@@ -224,7 +239,8 @@ class CandidateRun:
             "numpy_rng": np.random.get_state(), "reward_scale": self.scaler.state(), "resumes": self.resumes, "pool_seed": self.pool_seed,
             "global_step": self.global_step, "updates": self.updates, "episodes_done": self.episodes_done,
             "wall_before": self.wall(), "env_episode": self.env_episode, "ring_ret": self.ring_ret,
-            "ring_align": self.ring_align, "ring_comp": self.ring_comp, "best_score": self.best_score,
+            "ring_align": self.ring_align, "ring_comp": self.ring_comp, "ring_red": self.ring_red,
+            "best_score": self.best_score,
             "since_best": self.since_best,
             "parts": {"episodes": self.episodes_log.parts, "updates": self.updates_log.parts},
         }
@@ -242,6 +258,20 @@ class CandidateRun:
             return (float(np.nanmean(per_env)), float(np.nanmean(self.ring_comp)),
                     float(np.nanmean(np.nanmean(self.ring_align, axis=1))))
 
+    def score_errors(self) -> dict:
+        """``score_se`` and, per red agent seen in the rings, its mean and standard error."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            per_env = np.nanmean(self.ring_ret, axis=1)
+        per_env = per_env[np.isfinite(per_env)]
+        out = {"score_se": _se(per_env), "scores_by_red": {}, "score_se_by_red": {}}
+        for code, name in enumerate(RED_AGENTS):
+            returns = self.ring_ret[(self.ring_red == code) & np.isfinite(self.ring_ret)]
+            if returns.size:
+                out["scores_by_red"][name] = float(returns.mean())
+                out["score_se_by_red"][name] = _se(returns)
+        return out
+
     def _end_episodes(self, done: np.ndarray) -> None:
         idx = np.flatnonzero(done)
         comp = np.where(self.ep_fixes[idx] > 0, self.ep_compliant[idx] / np.maximum(self.ep_fixes[idx], 1), np.nan)
@@ -249,9 +279,11 @@ class CandidateRun:
         self.ring_ret[idx, slot] = self.ep_ret[idx]
         self.ring_align[idx, slot] = self.ep_align[idx]
         self.ring_comp[idx, slot] = comp
+        self.ring_red[idx, slot] = self.ep_red[idx]
         impact = self.ep_impact[idx]
         self.episodes_log.append(
             workflow=[self.workflow] * len(idx), env_id=idx, episode=self.env_episode[idx],
+            red=[RED_AGENTS[c] for c in self.ep_red[idx]],
             env_return=self.ep_ret[idx], alignment_return=self.ep_align[idx], compliance=comp,
             fixes=self.ep_fixes[idx], compliant_fixes=self.ep_compliant[idx],
             first_impact_step=[None if s < 0 else int(s) for s in impact],
@@ -275,9 +307,9 @@ class CandidateRun:
             actions, logp, values = self.model.sample(ro.obs[t])
             ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values
             a = actions.cpu().numpy()
-            counted, compliant = fix_compliance(a, compromised, self.ranks)
-            align = alignment_reward(counted, compliant, lam)
             obs, reward, terminated, truncated, info = self.env.step(a)
+            counted, compliant = fix_compliance(a, compromised, state_after(info), self.ranks)
+            align = alignment_reward(counted, compliant, lam)
             compromised = info["compromised"]
             done = terminated | truncated
             ro.rewards[t].copy_(torch.from_numpy(self.scaler(reward + align, done)))
@@ -298,6 +330,7 @@ class CandidateRun:
                 self.ep_impact[first] = self.ep_len[first]
             if done.any():
                 self._end_episodes(done)
+                self.ep_red[done] = info["red"][done]
         ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device)))
         self.obs, self.compromised = obs, compromised
 
@@ -310,6 +343,7 @@ class CandidateRun:
         """Reset the env pool: every env starts a fresh episode."""
         self.obs, info = self.env.reset()
         self.compromised = info["compromised"]
+        self.ep_red = info["red"].copy()
 
     def update(self) -> dict:
         """One rollout and one PPO update; logs the update's row and returns it as a dict."""
@@ -361,7 +395,7 @@ class CandidateRun:
         self.episodes_log.finish()
         self.updates_log.finish()
         result = {
-            "workflow": self.workflow, "score": score, "compliance": compliance,
+            "workflow": self.workflow, "score": score, **self.score_errors(), "compliance": compliance,
             "alignment_return": align, "episodes": int(self.episodes_done),
             "env_steps": int(self.global_step), "updates": self.updates, "wall_s": round(self.wall(), 3),
             "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
@@ -386,7 +420,8 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
     train_cfg: the ``train`` config section (defaults filled in for missing keys);
     workflow: ``'defender,enterprise,...'``; init_policy: a policy.pt whose weights start
     the run (not its optimiser); threads: CPU threads for torch, numba and the pool.
-    Keys of the result: workflow, score, compliance, alignment_return, episodes,
+    Keys of the result: workflow, score, score_se, scores_by_red, score_se_by_red,
+    compliance, alignment_return, episodes,
     env_steps, updates, wall_s, seed, backend, red, green, envs, lam, resumes, device,
     stop_reason. A finished ``out_dir`` (score.json present) is returned as is.
     """

@@ -3,7 +3,10 @@
 The contract (DESIGN.md): ``reset(seed=None) -> (obs float32[N,52], info)``,
 ``step(actions int[N]) -> (obs, reward float32[N], terminated bool[N], truncated bool[N],
 info)``; SAME_STEP autoreset with ``info["final_obs"]``; ``info["compromised"]``
-bool[N,13] is the true state after the step. Same seed, same results for any W.
+bool[N,13] is the true state after the step (``final_compromised`` at the end of a
+finished episode); ``info["red"]`` int8[N] is each env's red agent this episode
+(``wrl.cage.red``: one agent or a mixture, drawn per episode from (seed, env, episode)).
+Same seed, same results for any W.
 """
 from __future__ import annotations
 
@@ -43,11 +46,13 @@ class CyborgVecEnv(VectorEnv):
         self.pool = CyborgPool(num_envs, red, green, max_steps, seed, workers)
 
     def _info(self, v: dict, finished: np.ndarray | None) -> dict:
-        info = {"compromised": v["compromised"].copy(), "red_root": v["red_root"].copy()}
+        info = {"compromised": v["compromised"].copy(), "red_root": v["red_root"].copy(),
+                "red": v["red"].copy()}
         if finished is not None:
             info["impact"] = v["impact"].copy()
             info["final_obs"] = v["final_obs"].copy()
             info["_final_obs"] = finished
+            info["final_compromised"] = v["final_compromised"].copy()
         return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -82,7 +87,8 @@ def make_vec(backend: str, num_envs: int, red: str, green: str = "sleep",
              max_steps: int = MAX_STEPS, seed: int = 0, workers: int | None = None) -> VectorEnv:
     """A vector env of ``num_envs`` CAGE2 envs on ``backend`` (``numba`` or ``cyborg``).
 
-    ``red`` in b_line|meander|sleep, ``green`` in sleep|random; ``workers`` is the number
+    ``red`` one of b_line|meander|sleep or a mixture ``b_line:0.4,meander:0.4,sleep:0.2``,
+    ``green`` in sleep|random; ``workers`` is the number
     of processes (cyborg) or threads (numba), default all cores. See DESIGN.md.
     """
     if backend == "cyborg":

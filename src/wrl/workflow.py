@@ -5,8 +5,11 @@ A workflow is a permutation of ``UNIT_TYPES`` (highest priority first), written
 ``itertools.permutations(UNIT_TYPES)``.
 
 Compliance (DESIGN.md): a fix (Remove/Restore on host h) is *counted* when some host
-is compromised just before the action, and *compliant* when h's unit type is the
-highest-priority type, in the workflow's order, among the types with a compromised host.
+is compromised just before the action, and *compliant* when it is *effective* (h is
+compromised just before the step and no longer just after it) and h's unit type is the
+highest-priority type, in the workflow's order, among the types with a compromised host
+just before. Every other counted fix is a violation (a clean host, a lower-priority
+type, or a fix that leaves red on h), so the alignment reward cannot be farmed.
 """
 from __future__ import annotations
 
@@ -89,25 +92,41 @@ def kendall_distance(a: str | Workflow, b: str | Workflow) -> int:
 
 
 def fix_compliance(
-    actions: np.ndarray, compromised: np.ndarray, ranks: np.ndarray
+    actions: np.ndarray, before: np.ndarray, after: np.ndarray, ranks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which actions are counted fixes and which of those comply, for N envs at once.
 
-    actions: int[N] blue actions (0..144); compromised: bool[N, 13], the true state just
-    before the actions; ranks: int[5] or int[N, 5] from ``type_ranks``.
-    Returns (counted bool[N], compliant bool[N]); compliant implies counted.
+    actions: int[N] blue actions (0..144); before: bool[N, 13], the true compromised
+    state just before the actions; after: bool[N, 13], the state just after the step (of
+    the same episode: ``info["final_compromised"]`` where the episode ended); ranks:
+    int[5] or int[N, 5] from ``type_ranks``. Returns (counted bool[N], compliant
+    bool[N]); compliant implies counted.
     """
     actions = np.asarray(actions, dtype=np.int64)
-    compromised = np.asarray(compromised, dtype=bool)
+    before = np.asarray(before, dtype=bool)
+    after = np.asarray(after, dtype=bool)
     ranks = np.broadcast_to(np.asarray(ranks), (len(actions), NUM_UNIT_TYPES))
-    host_rank = np.take_along_axis(ranks, np.broadcast_to(HOST_UNIT, compromised.shape), axis=1)
+    host_rank = np.take_along_axis(ranks, np.broadcast_to(HOST_UNIT, before.shape), axis=1)
     big = NUM_UNIT_TYPES
-    best = np.where(compromised, host_rank, big).min(axis=1)
-    target = ACTION_HOST[actions].astype(np.int64)
-    target_rank = np.take_along_axis(host_rank, np.maximum(target, 0)[:, None], axis=1)[:, 0]
+    best = np.where(before, host_rank, big).min(axis=1)
+    target = np.maximum(ACTION_HOST[actions].astype(np.int64), 0)[:, None]
+    target_rank = np.take_along_axis(host_rank, target, axis=1)[:, 0]
+    effective = (np.take_along_axis(before, target, axis=1) & ~np.take_along_axis(after, target, axis=1))[:, 0]
     counted = IS_FIX[actions] & (best < big)
-    compliant = counted & (target_rank == best)
+    compliant = counted & effective & (target_rank == best)
     return counted, compliant
+
+
+def state_after(info: dict) -> np.ndarray:
+    """bool[N, 13]: the true state just after a step, in the episode the step belonged to.
+
+    ``info`` from a vector env's ``step``: ``compromised`` where the episode goes on,
+    ``final_compromised`` where it ended (its autoreset replaced ``compromised``).
+    """
+    ended = np.asarray(info["_final_obs"], bool)
+    if not ended.any():
+        return info["compromised"]
+    return np.where(ended[:, None], info["final_compromised"], info["compromised"])
 
 
 def alignment_reward(counted: np.ndarray, compliant: np.ndarray, lam: float) -> np.ndarray:

@@ -5,6 +5,9 @@ integer blue actions (0..144, ``wrl.cage.scenario`` order) and reads the true st
 CybORG draws from the global ``random`` and ``numpy.random`` generators; each env
 keeps its own copies of both and swaps them in around every call, so an env's
 trajectory depends only on its seed and its actions, not on other envs in the process.
+Under a red mixture an env holds one CybORG instance per red agent of the mixture
+(built when first needed) and plays, each episode, the one ``reset`` names; the random
+streams belong to the env, not to the instance.
 """
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ import random
 
 import numpy as np
 
+from wrl.cage.red import RED_AGENTS, parse_red
 from wrl.cage.scenario import HOST_INDEX, MAX_STEPS, NUM_HOSTS, OBS_DIM
 
-RED_AGENTS = ("b_line", "meander", "sleep")
 GREEN_AGENTS = ("sleep", "random")
 _ROOT_USERS = frozenset({"root", "SYSTEM"})
 
@@ -32,9 +35,9 @@ def _agent_classes(red: str, green: str) -> dict:
 
 
 def check_agents(red: str, green: str) -> None:
-    """Raise ValueError naming the argument when ``red``/``green`` is not a known agent."""
-    if red not in RED_AGENTS:
-        raise ValueError(f"red={red!r} is not a red agent; use one of {', '.join(RED_AGENTS)}")
+    """Raise ValueError naming the argument when ``red`` (an agent or a mixture,
+    ``wrl.cage.red``) or ``green`` is not known."""
+    parse_red(red)
     if green not in GREEN_AGENTS:
         raise ValueError(f"green={green!r} is not a green agent; use one of {', '.join(GREEN_AGENTS)}")
 
@@ -42,24 +45,38 @@ def check_agents(red: str, green: str) -> None:
 class CyborgEnv:
     """One CybORG Scenario 2 env with its own RNG streams.
 
-    ``reset()`` and ``step(action)`` return float32[52] observations; after each call
-    ``compromised`` (bool[13]) and ``red_root`` (bool[13]) hold the true state.
+    ``red``: one agent or a mixture (``wrl.cage.red``); ``reset(red_name)`` picks the
+    episode's agent. ``reset()`` and ``step(action)`` return float32[52] observations;
+    after each call ``compromised`` (bool[13]) and ``red_root`` (bool[13]) hold the true
+    state.
     """
 
     def __init__(self, red: str = "b_line", green: str = "sleep", max_steps: int = MAX_STEPS,
                  seed: int = 0):
-        from csle_cyborg.agents.wrappers.challenge_wrapper import ChallengeWrapper
-        from csle_cyborg.main import Main
-        from gym_csle_cyborg.constants.constants import CYBORG
-
+        check_agents(red, green)
         self.red, self.green, self.max_steps = red, green, int(max_steps)
-        self._cyborg = Main(CYBORG.CYBORG_SCENARIO_2_DICT, "sim", agents=_agent_classes(red, green))
-        self._env = ChallengeWrapper(env=self._cyborg, agent_name="Blue", max_steps=self.max_steps)
-        self._state = self._cyborg.environment_controller.state
+        self._mix = parse_red(red)
+        self._games: dict[str, tuple] = {}  # red agent -> (Main, ChallengeWrapper, state)
+        self._use(self._mix.single or self._mix.support[0])
         self.compromised = np.zeros(NUM_HOSTS, dtype=bool)
         self.red_root = np.zeros(NUM_HOSTS, dtype=bool)
         self.steps = 0
         self.seed(seed)
+
+    def _use(self, red: str) -> None:
+        """Make the CybORG instance of red agent ``red`` the active one (build it if new)."""
+        if red not in self._mix.support:
+            raise ValueError(f"red agent {red!r} is not in this env's red spec {self._mix.text!r}")
+        if red not in self._games:
+            from csle_cyborg.agents.wrappers.challenge_wrapper import ChallengeWrapper
+            from csle_cyborg.main import Main
+            from gym_csle_cyborg.constants.constants import CYBORG
+
+            cyborg = Main(CYBORG.CYBORG_SCENARIO_2_DICT, "sim", agents=_agent_classes(red, self.green))
+            wrapper = ChallengeWrapper(env=cyborg, agent_name="Blue", max_steps=self.max_steps)
+            self._games[red] = (cyborg, wrapper, cyborg.environment_controller.state)
+        self.active_red = red
+        self._cyborg, self._env, self._state = self._games[red]
 
     def seed(self, seed: int) -> None:
         """Re-seed this env's private ``random`` and ``numpy.random`` streams."""
@@ -80,8 +97,11 @@ class CyborgEnv:
         random.setstate(saved[0])
         np.random.set_state(saved[1])
 
-    def reset(self) -> np.ndarray:
-        """Start a new episode; returns the first observation, float32[52]."""
+    def reset(self, red: str | None = None) -> np.ndarray:
+        """Start a new episode against red agent ``red`` (default: the single agent of the
+        spec, else the last one played); returns the first observation, float32[52]."""
+        if red is not None:
+            self._use(red)
         saved = self._swap_in()
         try:
             obs, _ = self._env.reset()

@@ -35,8 +35,12 @@ def _layout(n: int) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
         ("terminated", np.dtype(bool), (n,)),
         ("truncated", np.dtype(bool), (n,)),
         ("compromised", np.dtype(bool), (n, NUM_HOSTS)),
+        ("final_compromised", np.dtype(bool), (n, NUM_HOSTS)),
         ("red_root", np.dtype(bool), (n, NUM_HOSTS)),
         ("impact", np.dtype(bool), (n,)),
+        ("red", np.dtype(np.int8), (n,)),
+        ("episode", np.dtype(np.int64), (n,)),
+        ("red_seed", np.dtype(np.int64), (1,)),
     ]
 
 
@@ -65,9 +69,16 @@ def env_seed(seed: int, index: int) -> int:
 
 def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
             max_steps: int) -> None:
-    """Worker loop: owns envs lo..hi-1; one byte in, one byte out per command."""
+    """Worker loop: owns envs lo..hi-1; one byte in, one byte out per command.
+
+    Every episode start (reset or autoreset) advances the env's ``episode`` counter and
+    draws its red agent from (red_seed, env index, episode) (``wrl.cage.red.draw_red``).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and closes us
     from wrl.cage.cyborg import CyborgEnv
+    from wrl.cage.red import RED_AGENTS, draw_red, parse_red
+
+    cum = parse_red(red).cum
 
     shm = shared_memory.SharedMemory(name=shm_name)
     v = _views(shm.buf, n)
@@ -82,6 +93,11 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
             v["compromised"][i] = env.compromised
             v["red_root"][i] = env.red_root
 
+        def new_episode(i: int, env: CyborgEnv) -> np.ndarray:
+            v["episode"][i] += 1
+            v["red"][i] = draw_red(int(v["red_seed"][0]), i, int(v["episode"][i]), cum)
+            return env.reset(RED_AGENTS[v["red"][i]])
+
         while True:
             cmd = conn.recv_bytes()
             if cmd == _QUIT:
@@ -90,7 +106,7 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
                 if cmd == _RESET:
                     for i, env in enumerate(envs, start=lo):
                         env.seed(int(v["seeds"][i]))
-                        v["obs"][i] = env.reset()
+                        v["obs"][i] = new_episode(i, env)
                         v["reward"][i] = 0.0
                         v["terminated"][i] = v["truncated"][i] = v["impact"][i] = False
                         publish(i, env)
@@ -103,7 +119,8 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
                         v["impact"][i] = env.last_red_action() == "Impact"
                         if truncated:
                             v["final_obs"][i] = obs
-                            obs = env.reset()
+                            v["final_compromised"][i] = env.compromised
+                            obs = new_episode(i, env)
                         v["obs"][i] = obs
                         publish(i, env)
             except Exception as err:  # report, then exit: the parent closes the pool
@@ -162,6 +179,8 @@ class CyborgPool:
         self._shm = shared_memory.SharedMemory(create=True, size=_block_size(num_envs))
         self._v = _views(self._shm.buf, num_envs)
         self._v["seeds"][:] = [env_seed(seed, i) for i in range(num_envs)]
+        self._v["red_seed"][0] = seed
+        self._v["episode"][:] = -1
         bounds = np.linspace(0, num_envs, w + 1).astype(int)
         self._slices = list(zip(bounds[:-1], bounds[1:]))
         ctx = mp.get_context("spawn")
@@ -212,10 +231,13 @@ class CyborgPool:
         raise RuntimeError(f"CybORG pool worker {k} (envs {lo}..{hi - 1}) {why}; the pool is closed")
 
     def reset_all(self, seed: int | None = None) -> None:
-        """Reset every env; with ``seed``, re-seed env i from (seed, i) first."""
+        """Reset every env; with ``seed``, re-seed env i from (seed, i) first (and restart
+        the episode indices that drive the red draws)."""
         if seed is not None:
             self.seed = seed
             self._v["seeds"][:] = [env_seed(seed, i) for i in range(self.num_envs)]
+            self._v["red_seed"][0] = seed
+            self._v["episode"][:] = -1
         self._command(_RESET)
 
     def step_all(self, actions: np.ndarray) -> None:
@@ -225,7 +247,8 @@ class CyborgPool:
 
     @property
     def views(self) -> dict[str, np.ndarray]:
-        """The shared arrays (obs, final_obs, reward, flags, compromised, red_root, impact)."""
+        """The shared arrays (obs, final_obs, reward, flags, compromised, final_compromised,
+        red_root, impact, red, episode)."""
         return self._v
 
     def close(self) -> None:

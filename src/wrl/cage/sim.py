@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from wrl.cage.red import draw_red
 from wrl.cage.scenario import ACTION_HOST, ACTION_KIND, HOST_INDEX, HOST_SUBNET, NUM_HOSTS, OBS_DIM
 from wrl.cage.sim_tables import (
     BASE_CONN, BLINE_JUMPS, CONF_TENTHS, DECOY_CHECK_PORT, DECOY_EXPLOIT, DECOY_OS, DECOY_PORT,
@@ -47,8 +48,7 @@ NE = 17
 OT_ALIVE, OT_LINKED, OT_ACTIVE, OT_KNOWN = 1, 2, 4, 8
 BL_CACHED12, BL_SCAN_EMPTY = 1, 2
 
-#: red agents and green agents by kernel code
-RED_CODES = {"sleep": 0, "b_line": 1, "meander": 2}
+#: green agents by kernel code (red agents: ``wrl.cage.red.RED_CODE``)
 GREEN_CODES = {"sleep": 0, "random": 1}
 #: red action kinds recorded in envs[:, E_RKIND]
 R_SLEEP, R_DISCOVER_SYSTEMS, R_DISCOVER_SERVICES, R_EXPLOIT, R_ESCALATE, R_IMPACT = range(6)
@@ -497,9 +497,10 @@ def _true_state(hosts, i, compromised, red_root):
 
 # ---------------------------------------------------------------- the kernels
 @njit(cache=True)
-def _step_env(hosts, envs, rng, i, a, red, green, max_steps,
-              obs, reward, truncated, final_obs, compromised, red_root, impact):
-    """One step of env i with blue action ``a`` (see ``step_kernel``)."""
+def _step_env(hosts, envs, rng, i, a, red, green, max_steps, out):
+    """One step of env i with blue action ``a`` (see ``step_kernel``); ``out`` as there."""
+    (obs, reward, truncated, final_obs, compromised, final_compromised, red_root, impact,
+     red_of, episode_of, red_seed, red_cum) = out
     for h in range(NUM_HOSTS):
         hosts[i, h, H_EVN] = 0
         hosts[i, h, H_EVPORTS] = 0
@@ -526,31 +527,38 @@ def _step_env(hosts, envs, rng, i, a, red, green, max_steps,
         for k in range(OBS_DIM):
             final_obs[i, k] = obs[i, k]
             obs[i, k] = 0.0
+        _true_state(hosts, i, final_compromised, red_root)
         reset_env(hosts, envs, i)
+        episode_of[i] += 1
+        red_of[i] = draw_red(red_seed, i, episode_of[i], red_cum)
     _true_state(hosts, i, compromised, red_root)
 
 
 @njit(cache=True, parallel=True)
-def step_kernel(hosts, envs, rng, actions, red, green, max_steps,
-                obs, reward, truncated, final_obs, compromised, red_root, impact):
+def step_kernel(hosts, envs, rng, actions, green, max_steps, out):
     """Step every env once with blue ``actions`` int[N], in parallel; SAME_STEP autoreset.
 
-    Writes obs/final_obs float32[N,52], reward float32[N], truncated bool[N],
+    ``out`` is the tuple (obs, reward, truncated, final_obs, compromised,
+    final_compromised, red_root, impact, red_of, episode_of, red_seed, red_cum):
+    writes obs/final_obs float32[N,52], reward float32[N], truncated bool[N],
     compromised/red_root bool[N,13] (after the step, or of the new episode when it
-    autoreset) and impact bool[N] (red's action this step was Impact).
+    autoreset), final_compromised bool[N,13] (the true state at the end of a finished
+    episode; other rows untouched) and impact bool[N] (red's action this step was
+    Impact). Env i plays red agent ``red_of[i]`` (int8, ``wrl.cage.red`` codes); at an
+    autoreset ``episode_of[i]`` (int64) advances and the next red is drawn from
+    (red_seed, i, episode) with the cumulative weights ``red_cum`` float64[3].
     """
+    red_of = out[8]
     for i in prange(actions.shape[0]):
-        _step_env(hosts, envs, rng, i, actions[i], red, green, max_steps,
-                  obs, reward, truncated, final_obs, compromised, red_root, impact)
+        _step_env(hosts, envs, rng, i, actions[i], red_of[i], green, max_steps, out)
 
 
 @njit(cache=True)
-def step_serial(hosts, envs, rng, actions, red, green, max_steps,
-                obs, reward, truncated, final_obs, compromised, red_root, impact):
+def step_serial(hosts, envs, rng, actions, green, max_steps, out):
     """``step_kernel`` on the calling thread (same results; no thread start-up cost)."""
+    red_of = out[8]
     for i in range(actions.shape[0]):
-        _step_env(hosts, envs, rng, i, actions[i], red, green, max_steps,
-                  obs, reward, truncated, final_obs, compromised, red_root, impact)
+        _step_env(hosts, envs, rng, i, actions[i], red_of[i], green, max_steps, out)
 
 
 @njit(cache=True, parallel=True)

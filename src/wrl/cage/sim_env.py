@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from wrl.cage import sim
 from wrl.cage.cyborg import check_agents
+from wrl.cage.red import draw_reds, parse_red
 from wrl.cage.scenario import MAX_STEPS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM
 
 #: Batches smaller than this step on the calling thread: thread start-up costs more.
@@ -23,10 +24,13 @@ SERIAL_BELOW = 256
 class SimVecEnv(VectorEnv):
     """N simulated CAGE2 envs (Scenario 2) stepped together by one numba kernel.
 
-    ``red`` in b_line|meander|sleep, ``green`` in sleep|random; ``workers`` is the
-    number of numba threads (default: all). ``info`` carries ``compromised`` and
-    ``red_root`` bool[N,13], and after ``step`` also ``impact`` bool[N] (red's action
-    was Impact), ``final_obs`` float32[N,52] and its mask ``_final_obs`` bool[N].
+    ``red`` one agent (b_line|meander|sleep) or a mixture (``wrl.cage.red``), ``green``
+    in sleep|random; ``workers`` is the number of numba threads (default: all).
+    ``info`` carries ``compromised`` and ``red_root`` bool[N,13] and ``red`` int8[N]
+    (the red agent of each env's current episode), and after ``step`` also ``impact``
+    bool[N] (red's action was Impact), ``final_obs`` float32[N,52], its mask
+    ``_final_obs`` bool[N] and ``final_compromised`` bool[N,13] (the true state at the
+    end of a finished episode, rows of the mask only).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
@@ -42,6 +46,7 @@ class SimVecEnv(VectorEnv):
             raise ValueError(f"workers={workers}: use 1..{numba.config.NUMBA_NUM_THREADS} threads")
         n = self.num_envs = int(num_envs)
         self.red, self.green, self.max_steps = red, green, int(max_steps)
+        self._mix = parse_red(red)
         self.workers = None if workers is None else int(workers)
         self.single_observation_space = spaces.Box(0.0, 1.0, (OBS_DIM,), np.float32)
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
@@ -53,17 +58,22 @@ class SimVecEnv(VectorEnv):
         self._reward = np.zeros(n, np.float32)
         self._truncated = np.zeros(n, bool)
         self._compromised = np.zeros((n, NUM_HOSTS), bool)
+        self._final_compromised = np.zeros((n, NUM_HOSTS), bool)
+        self._red_of = np.zeros(n, np.int8)
+        self._episode_of = np.full(n, -1, np.int64)  # episode index of each env; -1 before reset
         self._red_root = np.zeros((n, NUM_HOSTS), bool)
         self._impact = np.zeros(n, bool)
         self._actions = np.zeros(n, np.int64)
-        sim.seed_streams(self._rng, int(seed), 0)
+        self._seed = int(seed)
+        sim.seed_streams(self._rng, self._seed, 0)
         self._started = False
 
     @property
     def state_bytes_per_env(self) -> int:
         """Bytes of simulator state and output buffers per env."""
         arrays = (self._hosts, self._envs, self._rng, self._obs, self._final_obs, self._reward,
-                  self._truncated, self._compromised, self._red_root, self._impact, self._actions)
+                  self._truncated, self._compromised, self._final_compromised, self._red_root,
+                  self._impact, self._actions, self._red_of, self._episode_of)
         return sum(a.nbytes for a in arrays) // self.num_envs
 
     def _threads(self):
@@ -71,14 +81,22 @@ class SimVecEnv(VectorEnv):
             numba.set_num_threads(self.workers)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start a new episode everywhere; ``seed`` re-seeds env i from (seed, i)."""
+        """Start a new episode everywhere; ``seed`` re-seeds env i from (seed, i).
+
+        Episode indices (which drive the red draws) restart at 0 with a seed and
+        advance by one without.
+        """
         if seed is not None:
-            sim.seed_streams(self._rng, int(seed), 0)
+            self._seed = int(seed)
+            sim.seed_streams(self._rng, self._seed, 0)
+            self._episode_of[:] = -1
+        self._episode_of += 1
+        draw_reds(self._seed, self._episode_of, self._mix.cum, self._red_of)
         self._threads()
         sim.reset_kernel(self._hosts, self._envs, self._obs, self._compromised, self._red_root)
         self._started = True
         return self._obs.copy(), {"compromised": self._compromised.copy(),
-                                  "red_root": self._red_root.copy()}
+                                  "red_root": self._red_root.copy(), "red": self._red_of.copy()}
 
     def step(self, actions):
         """Step all envs with int[N] blue actions in 0..144; finished envs autoreset."""
@@ -92,15 +110,20 @@ class SimVecEnv(VectorEnv):
         self._actions[:] = a
         self._threads()
         serial = self.workers == 1 or self.num_envs < SERIAL_BELOW
+        out = (self._obs, self._reward, self._truncated, self._final_obs, self._compromised,
+               self._final_compromised, self._red_root, self._impact, self._red_of, self._episode_of,
+               self._seed, self._mix.cum)
         (sim.step_serial if serial else sim.step_kernel)(self._hosts, self._envs, self._rng, self._actions,
-                        sim.RED_CODES[self.red], sim.GREEN_CODES[self.green], self.max_steps,
-                        self._obs, self._reward, self._truncated, self._final_obs,
-                        self._compromised, self._red_root, self._impact)
+                                                         sim.GREEN_CODES[self.green], self.max_steps, out)
         truncated = self._truncated.copy()
-        # rows that did not finish may hold anything: skip the copy when none finished
-        final = self._final_obs.copy() if truncated.any() else np.zeros_like(self._final_obs)
+        # rows that did not finish may hold anything: skip the copies when none finished
+        if truncated.any():
+            final, final_comp = self._final_obs.copy(), self._final_compromised.copy()
+        else:
+            final, final_comp = np.zeros_like(self._final_obs), np.zeros_like(self._final_compromised)
         info = {"compromised": self._compromised.copy(), "red_root": self._red_root.copy(),
-                "impact": self._impact.copy(), "final_obs": final, "_final_obs": truncated}
+                "red": self._red_of.copy(), "impact": self._impact.copy(), "final_obs": final,
+                "_final_obs": truncated, "final_compromised": final_comp}
         return (self._obs.copy(), self._reward.copy(), np.zeros(self.num_envs, bool), truncated,
                 info)
 
