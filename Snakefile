@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from wrl.config import load_schema, validate_config
+from wrl.config import candidate_env_steps, load_schema, validate_config
 
 min_version("9.0")
 
@@ -18,6 +18,8 @@ validate_config(config, load_schema(SCHEMA))  # one clear error naming the field
 validate(config, str(SCHEMA))
 
 ROUNDS = range(config["search"]["rounds"])
+#: env steps of a candidate's whole training (the base's included), the plain-PPO budget
+TOTAL_STEPS = candidate_env_steps(config)
 CANDS = range(config["search"]["batch"])
 RES = config["resources"]
 ENV = "envs/wrl.yaml"
@@ -38,11 +40,16 @@ def scores_before(round_):
     )
 
 
-def warm_start_inputs(wildcards):
-    """Earlier candidates' scores and policies when warm starts are on, else nothing."""
+BASE = config["base"]["enabled"]
+
+
+def init_inputs(wildcards):
+    """What a candidate starts from: the base policy (when on) and, with warm starts,
+    earlier candidates' scores and policies."""
+    inputs = {"base": "results/base/policy.pt"} if BASE else {}
     if not config["search"]["warm_start"]:
-        return {}
-    return {
+        return inputs
+    return inputs | {
         "warm_scores": scores_before(wildcards.round),
         "warm_policies": expand(
             "results/round_{r}/cand_{i}/policy.pt",
@@ -83,7 +90,7 @@ rule propose:
 
 rule train:
     input:
-        unpack(warm_start_inputs),
+        unpack(init_inputs),
         proposals="results/round_{round}/proposals.json",
     output:
         episodes="results/round_{round}/cand_{cand}/episodes.parquet",
@@ -106,15 +113,37 @@ rule train:
         "workflow/scripts/train.py"
 
 
+rule base:
+    """One policy trained across all 120 workflows (each env draws one per episode)."""
+    output:
+        episodes="results/base/episodes.parquet",
+        updates="results/base/updates.parquet",
+        policy="results/base/policy.pt",
+        score="results/base/score.json",
+    params:
+        train=config["train"] | {"env_steps": config["base"]["env_steps"]},
+    log:
+        "results/logs/train_base.log",
+    threads: RES["train"]["threads"]
+    resources:
+        mem_mb=RES["train"]["mem_mb"],
+        runtime=RES["train"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/train_base.py"
+
+
 rule train_plain:
-    """The plain-PPO baseline: same budget as a candidate, no workflow input, no alignment reward."""
+    """The plain-PPO baseline: no workflow input, no alignment reward, and the budget of a
+    candidate's whole training (base plus fine-tune)."""
     output:
         episodes="results/plain_ppo/episodes.parquet",
         updates="results/plain_ppo/updates.parquet",
         policy="results/plain_ppo/policy.pt",
         score="results/plain_ppo/score.json",
     params:
-        train=config["train"] | {"lam": 0.0, "condition_on_workflow": False},
+        train=config["train"] | {"lam": 0.0, "condition_on_workflow": False, "env_steps": TOTAL_STEPS},
     log:
         "results/logs/train_plain.log",
     threads: RES["train"]["threads"]

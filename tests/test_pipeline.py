@@ -17,7 +17,9 @@ from wrl.config import ConfigError, load_config, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-TINY_TRAIN = "train: {backend: numba, envs: 16, episodes: 32, checkpoint_minutes: 0}\n"
+TINY_TRAIN = ("train: {backend: numba, envs: 16, episodes: 32, checkpoint_minutes: 0}\n"
+              "base: {env_steps: 3200}\n")
+BASE_POLICY = "results/base/policy.pt"
 TINY_RES = "resources: {train: {threads: 1, mem_mb: 1000, runtime: 5}, evaluate: {threads: 1}}\n"
 
 
@@ -108,7 +110,7 @@ def test_dry_run_dag_shape(tmp_path):
     )
     run = _snakemake(tmp_path, "-n", "--cores", "2")
     assert run.returncode == 0, run.stdout[-2000:]
-    assert _job_counts(run.stdout) == {"propose": 3, "train": 6, "train_plain": 1, "report": 1,
+    assert _job_counts(run.stdout) == {"propose": 3, "base": 1, "train": 6, "train_plain": 1, "report": 1,
                                        "evaluate": 1, "all": 1}
     jobs = _dry_run_jobs(run.stdout)
     for job in jobs:
@@ -117,8 +119,8 @@ def test_dry_run_dag_shape(tmp_path):
         wc = {k: int(v) for k, v in job["wildcards"].items()}
         if job["rule"] == "propose":  # round r waits for every score of rounds < r
             assert job["input"] == {_score(q, i) for q in range(wc["round"]) for i in range(2)}
-        if job["rule"] == "train":
-            assert job["input"] == {f"results/round_{wc['round']}/proposals.json"}
+        if job["rule"] == "train":  # every candidate fine-tunes from the base policy
+            assert job["input"] == {f"results/round_{wc['round']}/proposals.json", BASE_POLICY}
             assert _score(wc["round"], wc["cand"]) in job["output"] and job["threads"] == 1
         if job["rule"] == "report":
             assert {_score(q, i) for q in range(3) for i in range(2)} <= job["input"]
@@ -136,7 +138,7 @@ def test_warm_start_makes_train_depend_on_earlier_policies(tmp_path):
         r = int(job["wildcards"]["round"])
         earlier = {f"results/round_{q}/cand_{i}/{f}" for q in range(r) for i in range(2)
                    for f in ("score.json", "policy.pt")}
-        assert job["input"] == {f"results/round_{r}/proposals.json"} | earlier
+        assert job["input"] == {f"results/round_{r}/proposals.json", BASE_POLICY} | earlier
 
 
 # ---- runs ---------------------------------------------------------------------------
@@ -158,7 +160,14 @@ def test_tiny_pipeline_end_to_end(tmp_path):
             score = json.loads((res / f"round_{r}" / f"cand_{i}" / "score.json").read_text())
             assert score["workflow"] == prop["workflows"][i] and score["episodes"] >= 32
     assert len(set(picked)) == 4
-    assert "warm start from results/round_0/cand_" in (res / "logs" / "train_1_0.log").read_text()
+    assert "starting from results/base/policy.pt" in (res / "logs" / "train_0_0.log").read_text()
+    assert "starting from results/round_0/cand_" in (res / "logs" / "train_1_0.log").read_text()
+    base = json.loads((res / "base" / "score.json").read_text())
+    assert base["workflow"] == "all" and base["env_steps"] >= 3200
+    assert pd.read_parquet(res / "base" / "episodes.parquet")["workflow"].nunique() > 1
+    obs = pd.read_parquet(res / "search" / "observations.parquet")
+    assert len(obs) == 4 and obs[["score", "score_se", "compliance", "score_b_line"]].notna().all().all()
+    assert obs.loc[obs["round"] == 1, ["pick_mean", "pick_sd", "pick_ucb"]].notna().all().all()
     post = pd.read_parquet(res / "search" / "posterior_round_1.parquet")
     assert len(post) == 120 and post["mean"].notna().all() and (post["pick"] >= 0).sum() == 2
     for png in ("learning_curves", "posterior", "picks", "compliance"):
@@ -168,7 +177,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     board = pd.read_csv(res / "eval" / "leaderboard.csv")
     assert set(board["policy"]) == {f"best:{best['workflow'][0]}", "plain_ppo", "sleep"}
     plain = json.loads((res / "plain_ppo" / "score.json").read_text())
-    assert plain["lam"] == 0.0 and plain["episodes"] >= 32
+    assert plain["lam"] == 0.0 and plain["env_steps"] >= 3200 + 32 * 100  # base + candidate budget
     rep = _snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
     assert rep.returncode == 0, rep.stdout[-2000:]
     assert (tmp_path / "report.html").stat().st_size > 50_000
@@ -186,7 +195,8 @@ def _wait_for(cond, timeout: float, proc: subprocess.Popen) -> None:
 def test_rerun_incomplete_after_kill_redoes_only_the_unfinished(tmp_path):
     (tmp_path / "config.yaml").write_text(
         "search: {rounds: 1, batch: 2}\n"
-        "train: {backend: numba, envs: 16, episodes: 160, checkpoint_minutes: 0}\n" + TINY_RES
+        "train: {backend: numba, envs: 16, episodes: 160, checkpoint_minutes: 0}\n"
+        "base: {enabled: false}\n" + TINY_RES
     )
     target = "results/report/best_workflows.csv"
     cand = [tmp_path / "results" / "round_0" / f"cand_{i}" for i in range(2)]

@@ -182,6 +182,7 @@ def test_tiny_pipeline_through_slurm_executor(slurm, tmp_path):
     (tmp_path / "config.yaml").write_text(
         "search: {rounds: 1, batch: 2}\n"
         "train: {backend: numba, envs: 16, episodes: 32}\n"
+        "base: {enabled: false}\n"
         "resources: {train: {threads: 1, mem_mb: 1000, runtime: 10}}\n"
     )
     target = "results/report/best_workflows.csv"

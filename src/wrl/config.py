@@ -102,6 +102,14 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     return config
 
 
+def candidate_env_steps(config: dict) -> int:
+    """Env steps of one candidate's whole training: its own budget plus the base policy's
+    when ``base.enabled`` (a budget in episodes counts ``max_steps`` steps each)."""
+    train = config["train"]
+    own = train["env_steps"] if train["env_steps"] is not None else train["episodes"] * train["max_steps"]
+    return own + (config["base"]["env_steps"] if config["base"]["enabled"] else 0)
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file, validate it and return it with every default filled."""
     path = Path(path)

@@ -23,7 +23,7 @@ from torch import nn
 
 from wrl.atomic import atomic_write
 from wrl.cage.scenario import NUM_ACTIONS, OBS_DIM
-from wrl.workflow import NUM_UNIT_TYPES, format_workflow, onehot, parse_workflow
+from wrl.workflow import NUM_UNIT_TYPES, format_workflow, onehot, onehot_all, parse_workflow
 
 WF_DIM = NUM_UNIT_TYPES * NUM_UNIT_TYPES
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -210,10 +210,12 @@ class Rollout:
     """Preallocated rollout tensors for ``steps`` x ``num_envs`` on ``device``.
 
     obs float32[T, N, 52]; actions int64[T, N]; logp, rewards, values, dones,
-    bootstrap float32[T, N]; last_value float32[N] = V(s_T).
+    bootstrap float32[T, N]; last_value float32[N] = V(s_T). With ``per_env_workflows``
+    also wf int64[T, N], the workflow index (0..119) each step was conditioned on (else
+    None: the model's own workflow conditions every step).
     """
 
-    def __init__(self, steps: int, num_envs: int, device: torch.device):
+    def __init__(self, steps: int, num_envs: int, device: torch.device, per_env_workflows: bool = False):
         def f(*shape, dtype=torch.float32):
             return torch.zeros(shape, dtype=dtype, device=device)
 
@@ -223,6 +225,7 @@ class Rollout:
         self.logp, self.rewards, self.values = f(steps, num_envs), f(steps, num_envs), f(steps, num_envs)
         self.dones, self.bootstrap = f(steps, num_envs), f(steps, num_envs)
         self.last_value = f(num_envs)
+        self.wf = f(steps, num_envs, dtype=torch.int64) if per_env_workflows else None
 
 
 def compute_gae(
@@ -266,6 +269,7 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout
         ro.rewards, ro.values, ro.dones, ro.bootstrap, ro.last_value, cfg.gamma, cfg.gae_lambda
     )
     obs = ro.obs.reshape(-1, OBS_DIM)
+    wf = None if ro.wf is None else torch.from_numpy(onehot_all()).to(obs.device)[ro.wf.reshape(-1)]
     actions, old_logp = ro.actions.reshape(-1), ro.logp.reshape(-1)
     adv, returns, old_values = adv.reshape(-1), returns.reshape(-1), ro.values.reshape(-1)
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -276,7 +280,7 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout
         perm = torch.randperm(batch, device="cpu").to(obs.device)
         for start in range(0, mb * cfg.minibatches, mb):
             idx = perm[start : start + mb]
-            logp, entropy, values = model.evaluate(obs[idx], actions[idx])
+            logp, entropy, values = model.evaluate(obs[idx], actions[idx], None if wf is None else wf[idx])
             logratio = logp - old_logp[idx]
             ratio = logratio.exp()
             a = adv[idx]

@@ -11,6 +11,12 @@ before the action) and the state just after the step (``wrl.workflow.state_after
 (``wrl.ppo.RewardScaler``). Env return, alignment return and compliance are logged apart,
 unscaled.
 
+Base policy: ``workflow="all"`` trains one policy across all 120 workflows: each env
+draws a workflow afresh at every episode start, uniformly, from (seed, env, episode)
+(``wrl.seeding``), feeds its one-hot to the policy and earns the alignment reward of
+that workflow; ``episodes.parquet``'s workflow column names each episode's. Candidates
+then fine-tune from it (``init_policy``).
+
 Budget: ``env_steps`` when set (not null), else ``episodes`` (finished episodes over all
 envs); checked after each update, so a run may overshoot by at most one rollout.
 
@@ -53,10 +59,15 @@ from wrl.logbook import Table
 from wrl.config import load_config, validate_config
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
 from wrl.cage.red import RED_AGENTS
+from wrl.seeding import WORKFLOW_SALT, draw_indices
 from wrl.vec import make_vec
 from wrl.workflow import (
-    alignment_reward, fix_compliance, format_workflow, parse_workflow, state_after, type_ranks,
+    ALL_WORKFLOWS, NUM_WORKFLOWS, alignment_reward, fix_compliance, format_workflow, onehot_all,
+    parse_workflow, state_after, type_ranks, type_ranks_all,
 )
+
+ALL = "all"  #: the workflow argument of a base policy (every env draws one per episode)
+_WORKFLOW_TEXT = np.array([format_workflow(w) for w in ALL_WORKFLOWS])
 
 RING = 3  #: finished episodes per env that enter the score
 FLUSH_EPISODES = 100  #: flush the logs once this many episode rows are buffered
@@ -165,15 +176,17 @@ class CandidateRun:
             "cuda" if cfg["device"] == "cuda" or (cfg["device"] == "auto" and torch.cuda.is_available())
             else "cpu")
         self.ppo = PPOConfig.from_config(cfg)
-        self.ranks = type_ranks(workflow)
+        self.base = workflow == ALL
+        self.ranks = type_ranks_all() if self.base else type_ranks(workflow)
         n = cfg["envs"]
         ckpt_path = out / "checkpoint.pt"
         ckpt = _read_checkpoint(ckpt_path) if ckpt_path.exists() else None
         if ckpt is None:
             torch.manual_seed(cfg["seed"])
             np.random.seed(cfg["seed"])
-        self.model = ActorCritic(workflow, tuple(cfg["hidden"]), cfg["activation"],
-                                 cfg["condition_on_workflow"])
+        # a base policy's own (default) workflow is the base order; every step passes its env's
+        self.model = ActorCritic(_WORKFLOW_TEXT[0] if self.base else workflow, tuple(cfg["hidden"]),
+                                 cfg["activation"], cfg["condition_on_workflow"])
         if ckpt is None and init_policy is not None:
             self._warm_start(init_policy)
         self.model.to(self.device)
@@ -195,7 +208,9 @@ class CandidateRun:
         self.pool_seed = pool_seed(cfg["seed"], self.resumes)
         self.env = make_vec(cfg["backend"], n, cfg["red"], cfg["green"], cfg["max_steps"],
                             self.pool_seed, workers=None if threads is None else min(threads, n))
-        self.rollout = Rollout(cfg["update_steps"], n, self.device)
+        self.rollout = Rollout(cfg["update_steps"], n, self.device, per_env_workflows=self.base)
+        self.onehots = torch.from_numpy(onehot_all()).to(self.device)
+        self.env_wf = np.zeros(n, np.int64)  # workflow index of each env's episode (base policy)
         # per-env accumulators of the episode in progress
         self.ep_ret, self.ep_align = np.zeros(n), np.zeros(n)
         self.ep_fixes, self.ep_compliant = np.zeros(n, np.int64), np.zeros(n, np.int64)
@@ -282,7 +297,8 @@ class CandidateRun:
         self.ring_red[idx, slot] = self.ep_red[idx]
         impact = self.ep_impact[idx]
         self.episodes_log.append(
-            workflow=[self.workflow] * len(idx), env_id=idx, episode=self.env_episode[idx],
+            workflow=_WORKFLOW_TEXT[self.env_wf[idx]] if self.base else [self.workflow] * len(idx),
+            env_id=idx, episode=self.env_episode[idx],
             red=[RED_AGENTS[c] for c in self.ep_red[idx]],
             env_return=self.ep_ret[idx], alignment_return=self.ep_align[idx], compliance=comp,
             fixes=self.ep_fixes[idx], compliant_fixes=self.ep_compliant[idx],
@@ -304,11 +320,16 @@ class CandidateRun:
         obs, compromised = self.obs, self.compromised
         for t in range(ro.steps):
             ro.obs[t].copy_(torch.from_numpy(obs))
-            actions, logp, values = self.model.sample(ro.obs[t])
+            wf = None
+            if self.base:
+                ro.wf[t].copy_(torch.from_numpy(self.env_wf))
+                wf = self.onehots[ro.wf[t]]
+            actions, logp, values = self.model.sample(ro.obs[t], wf)
             ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values
             a = actions.cpu().numpy()
             obs, reward, terminated, truncated, info = self.env.step(a)
-            counted, compliant = fix_compliance(a, compromised, state_after(info), self.ranks)
+            ranks = self.ranks[self.env_wf] if self.base else self.ranks
+            counted, compliant = fix_compliance(a, compromised, state_after(info), ranks)
             align = alignment_reward(counted, compliant, lam)
             compromised = info["compromised"]
             done = terminated | truncated
@@ -318,7 +339,8 @@ class CandidateRun:
             cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
                 final = torch.from_numpy(info["final_obs"][cut]).to(self.device)
-                ro.bootstrap[t, torch.from_numpy(cut).to(self.device)] = self.model.value(final)
+                cut_t = torch.from_numpy(cut).to(self.device)
+                ro.bootstrap[t, cut_t] = self.model.value(final, None if wf is None else wf[cut_t])
             self.global_step += len(a)
             self.ep_ret += reward
             self.ep_align += align
@@ -331,7 +353,9 @@ class CandidateRun:
             if done.any():
                 self._end_episodes(done)
                 self.ep_red[done] = info["red"][done]
-        ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device)))
+                self._draw_workflows()
+        wf = self.onehots[torch.from_numpy(self.env_wf).to(self.device)] if self.base else None
+        ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device), wf))
         self.obs, self.compromised = obs, compromised
 
     def _budget(self) -> tuple[int, int, str]:
@@ -339,11 +363,17 @@ class CandidateRun:
             return self.global_step, self.cfg["env_steps"], "env-steps"
         return self.episodes_done, self.cfg["episodes"], "episodes"
 
+    def _draw_workflows(self) -> None:
+        """Base policy: each env's workflow for its current episode, from (seed, env, episode)."""
+        if self.base:
+            draw_indices(self.cfg["seed"], self.env_episode, WORKFLOW_SALT, NUM_WORKFLOWS, self.env_wf)
+
     def start(self) -> None:
         """Reset the env pool: every env starts a fresh episode."""
         self.obs, info = self.env.reset()
         self.compromised = info["compromised"]
         self.ep_red = info["red"].copy()
+        self._draw_workflows()
 
     def update(self) -> dict:
         """One rollout and one PPO update; logs the update's row and returns it as a dict."""
@@ -418,7 +448,7 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
     """Train one workflow candidate; returns (and writes to ``out_dir/score.json``) its score dict.
 
     train_cfg: the ``train`` config section (defaults filled in for missing keys);
-    workflow: ``'defender,enterprise,...'``; init_policy: a policy.pt whose weights start
+    workflow: ``'defender,enterprise,...'`` or ``'all'`` (a base policy); init_policy: a policy.pt whose weights start
     the run (not its optimiser); threads: CPU threads for torch, numba and the pool.
     Keys of the result: workflow, score, score_se, scores_by_red, score_se_by_red,
     compliance, alignment_return, episodes,
@@ -427,9 +457,9 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
     """
     cfg = validate_train_config(train_cfg)
     try:
-        wf = format_workflow(parse_workflow(workflow))
+        wf = ALL if workflow == ALL else format_workflow(parse_workflow(workflow))
     except ValueError as err:
-        raise UsageError(f"field workflow: {err}") from None
+        raise UsageError(f"field workflow: {err} (or 'all' for a base policy)") from None
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise UsageError(f"field threads: {threads!r} is not a positive integer; fix: e.g. --threads 2")
     out = Path(out_dir)
@@ -464,7 +494,9 @@ _FLAGS = {"backend": "backend", "red": "red", "green": "green", "envs": "envs", 
 
 def add_arguments(parser) -> None:
     """Flags of ``wrl train``; values override the config's train section and are checked with it."""
-    parser.add_argument("--workflow", required=True, help="e.g. defender,enterprise,op_server,op_host,user")
+    parser.add_argument("--workflow", required=True,
+                        help="e.g. defender,enterprise,op_server,op_host,user; 'all': a base policy "
+                             "(each env draws a workflow per episode)")
     parser.add_argument("--out", required=True, help="output directory (resumes if it holds a checkpoint)")
     parser.add_argument("--config", help="config file (default: config.yaml if present, else built-in defaults)")
     parser.add_argument("--backend", help="numba | cyborg")

@@ -72,6 +72,16 @@ def onehot(workflow: str | Workflow) -> np.ndarray:
     return out.reshape(-1)
 
 
+def onehot_all() -> np.ndarray:
+    """float32[120, 25]: ``onehot`` of every workflow, in index order."""
+    return np.stack([onehot(w) for w in ALL_WORKFLOWS])
+
+
+def type_ranks_all() -> np.ndarray:
+    """int8[120, 5]: ``type_ranks`` of every workflow, in index order."""
+    return np.stack([type_ranks(w) for w in ALL_WORKFLOWS])
+
+
 def pairwise_embedding(workflow: str | Workflow) -> np.ndarray:
     """float64[10]: sign(rank_i - rank_j) for unit types i<j (base order).
 

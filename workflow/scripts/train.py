@@ -1,4 +1,4 @@
-"""Snakemake glue: train one candidate (wrl.train.train_candidate)."""
+"""Snakemake glue: train one candidate (wrl.train.train_candidate), fine-tuned from the base policy."""
 from pathlib import Path
 
 from glue import log_to
@@ -9,8 +9,9 @@ if __name__ == "__main__":  # the env pool's spawned workers re-import this file
     sm = snakemake  # noqa: F821
     log_to(sm.log[0])
     workflow = load_proposal(sm.input.proposals, sm.params.cand)
-    init = warm_start_policy(workflow, list(sm.input.warm_scores)) if sm.params.warm_start else None
-    print(f"candidate {sm.params.cand}: workflow {workflow}, warm start from {init}")
+    warm = warm_start_policy(workflow, list(sm.input.warm_scores)) if sm.params.warm_start else None
+    init = warm or getattr(sm.input, "base", None)  # the nearest trained candidate, else the base policy
+    print(f"candidate {sm.params.cand}: workflow {workflow}, starting from {init or 'scratch'}")
     train_candidate(
         dict(sm.params.train), workflow, Path(sm.output.score).parent, init_policy=init, threads=sm.threads
     )

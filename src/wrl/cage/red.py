@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from wrl.seeding import RED_SALT, episode_uniform
+
 #: red agent names by code (the code is the index)
 RED_AGENTS: tuple[str, ...] = ("sleep", "b_line", "meander")
 RED_CODE: dict[str, int] = {name: code for code, name in enumerate(RED_AGENTS)}
@@ -77,23 +79,13 @@ def parse_red(text: str) -> RedMix:
 
 
 @njit(cache=True)
-def _mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True)
 def draw_red(seed, env, episode, cum):
     """Red code (0..2) of env ``env``'s episode ``episode`` under seed ``seed``.
 
-    cum: float64[3], ``RedMix.cum``. A splitmix64 hash of (seed, env, episode) gives a
-    uniform u in [0, 1); the code is the first c with u < cum[c].
+    cum: float64[3], ``RedMix.cum``. u = ``episode_uniform(seed, env, episode, RED_SALT)``;
+    the code is the first c with u < cum[c].
     """
-    z = _mix64(np.uint64(seed) * np.uint64(0xD1B54A32D192ED03) + np.uint64(0x5851F42D4C957F2D))
-    z = _mix64(z ^ (np.uint64(env) * np.uint64(0x9E3779B97F4A7C15)))
-    z = _mix64(z ^ (np.uint64(episode) * np.uint64(0xC2B2AE3D27D4EB4F)))
-    u = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    u = episode_uniform(seed, env, episode, RED_SALT)
     for c in range(cum.shape[0]):
         if u < cum[c]:
             return np.int8(c)
