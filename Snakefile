@@ -25,7 +25,11 @@ RES = config["resources"]
 ENV = "envs/wrl.yaml"
 
 
-report: "workflow/report/workflow.rst"
+#: the report's first page: the answer once the pipeline wrote it, else the description alone
+ANSWER = Path("results/report/answer.rst").resolve()
+
+
+report: str(ANSWER) if ANSWER.exists() else "workflow/report/workflow.rst"
 
 
 wildcard_constraints:
@@ -64,6 +68,7 @@ rule all:
     input:
         "results/eval/leaderboard.md",
         "results/report/best_workflows.csv",
+        "results/report/answer.rst",
 
 
 rule propose:
@@ -228,3 +233,27 @@ rule evaluate:
         ENV
     script:
         "workflow/scripts/evaluate.py"
+
+
+rule answer:
+    """The report's first page: the best workflow, how sure the search is, its evaluation."""
+    input:
+        scores=expand("results/round_{r}/cand_{i}/score.json", r=ROUNDS, i=CANDS),
+        leaderboard="results/eval/leaderboard.csv",
+    output:
+        answer="results/report/answer.rst",
+    params:
+        search=config["search"],
+        template=str(Path(workflow.basedir) / "workflow" / "report" / "workflow.rst"),
+        red=config["train"]["red"],
+        backend=config["evaluate"]["backend"],
+    log:
+        "results/logs/answer.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "workflow/scripts/answer.py"

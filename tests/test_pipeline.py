@@ -111,7 +111,7 @@ def test_dry_run_dag_shape(tmp_path):
     run = _snakemake(tmp_path, "-n", "--cores", "2")
     assert run.returncode == 0, run.stdout[-2000:]
     assert _job_counts(run.stdout) == {"propose": 3, "base": 1, "train": 6, "train_plain": 1, "report": 1,
-                                       "evaluate": 1, "all": 1}
+                                       "evaluate": 1, "answer": 1, "all": 1}
     jobs = _dry_run_jobs(run.stdout)
     for job in jobs:
         if job["rule"] != "all":
@@ -181,6 +181,12 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     rep = _snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
     assert rep.returncode == 0, rep.stdout[-2000:]
     assert (tmp_path / "report.html").stat().st_size > 50_000
+    # the first page says the answer: best workflow, its score, how sure, the evaluation
+    answer = (res / "report" / "answer.rst").read_text()
+    assert f"Best workflow: {best['workflow'][0]}" in answer and "P(best is truly better" in answer
+    assert "plain_ppo" in answer and "searched the 120 defence workflows" in answer
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert "Best workflow:" in html
 
 
 def _wait_for(cond, timeout: float, proc: subprocess.Popen) -> None:

@@ -135,21 +135,45 @@ def fit_gp(indices: np.ndarray, scores: np.ndarray, noise_var: np.ndarray, seed:
     return gp
 
 
-def latent_sd(gp: GaussianProcessRegressor, train_idx: np.ndarray, noise_var: np.ndarray,
-              y_scale: float) -> np.ndarray:
-    """float[120]: posterior sd of the latent score of every workflow (score units).
+def latent_cov(gp: GaussianProcessRegressor, train_idx: np.ndarray, noise_var: np.ndarray,
+               y_scale: float, points: np.ndarray | None = None) -> np.ndarray:
+    """float[k, k]: posterior covariance of the latent scores of workflows ``points``.
 
     Conditioned on inputs ``train_idx`` int[m] (observations plus pending points) with
     noise variances ``noise_var`` float[m] (score units squared) and the fitted kernel
-    of ``gp`` frozen; the sd needs no targets. ``y_scale`` is the sd that normalize_y
-    divided the scores by.
+    of ``gp`` frozen; the covariance needs no targets. ``y_scale`` is the sd that
+    normalize_y divided the scores by; points: int[k] workflow indices (None: all 120).
+    Score units squared.
     """
     signal = gp.kernel_
     xt = EMBEDDING[train_idx]
+    xp = EMBEDDING if points is None else EMBEDDING[np.asarray(points)]
     chol = cho_factor(signal(xt) + np.diag(np.asarray(noise_var) / y_scale**2), lower=True)
-    cross = signal(EMBEDDING, xt)
-    var = signal.diag(EMBEDDING) - np.einsum("ij,ji->i", cross, cho_solve(chol, cross.T))
-    return y_scale * np.sqrt(np.maximum(var, 0.0))
+    cross = signal(xp, xt)
+    return y_scale**2 * (signal(xp) - cross @ cho_solve(chol, cross.T))
+
+
+def latent_sd(gp: GaussianProcessRegressor, train_idx: np.ndarray, noise_var: np.ndarray,
+              y_scale: float) -> np.ndarray:
+    """float[120]: posterior sd of the latent score of every workflow (``latent_cov``'s diagonal)."""
+    return np.sqrt(np.maximum(np.diag(latent_cov(gp, train_idx, noise_var, y_scale)), 0.0))
+
+
+def prob_better(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | None, noise_sd: float,
+                a: int, b: int, seed: int = 0) -> float:
+    """P(latent score of workflow a > that of workflow b) under the GP posterior.
+
+    Same inputs as ``posterior``; a, b: workflow indices. Uses the joint (correlated)
+    posterior of the two: Phi((mu_a - mu_b) / sd(a - b)).
+    """
+    from scipy.stats import norm
+
+    indices = np.asarray(indices, dtype=np.int64)
+    noise = noise_variances(score_se, len(indices), noise_sd)
+    gp, mean, y_scale = _fit(indices, np.asarray(scores, dtype=np.float64), noise, seed)
+    cov = latent_cov(gp, indices, noise, y_scale, np.array([a, b]))
+    var = max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 1e-12)
+    return float(norm.cdf((mean[a] - mean[b]) / math.sqrt(var)))
 
 
 def _workflow_frame(mean: np.ndarray, sd: np.ndarray, indices: np.ndarray) -> pd.DataFrame:
