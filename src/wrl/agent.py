@@ -15,19 +15,22 @@ import numpy as np
 import torch
 
 from wrl.cage.scenario import OBS_DIM
+from wrl.memory import History
 from wrl.ppo import ActorCritic, load_policy
 
 
 class PolicyAgent:
     """A batched agent over an ``ActorCritic``: greedy (argmax) or sampled actions.
 
-    The policies trained today are memoryless: ``first`` is checked, and no state is
-    carried between steps. Sampling uses a ``torch.Generator`` seeded by ``seed``.
+    It keeps the policy's memory (``wrl.memory``, kind ``model.memory``) per env; the
+    batch size is fixed by the first call. Sampling uses a ``torch.Generator`` seeded by
+    ``seed``.
     """
 
     def __init__(self, model: ActorCritic, greedy: bool = True, seed: int = 0):
         self.model = model.eval()
         self.greedy = greedy
+        self.history: History | None = None
         self._gen = torch.Generator(device=model.wf.device).manual_seed(int(seed))
 
     @torch.no_grad()
@@ -37,7 +40,14 @@ class PolicyAgent:
         first = np.asarray(first, dtype=bool).reshape(-1)
         if first.shape[0] != obs.shape[0]:
             raise ValueError(f"first has {first.shape[0]} entries for {obs.shape[0]} observations")
-        logits = self.model.logits(torch.from_numpy(obs).to(self.model.wf.device))
+        if self.history is None:
+            self.history = History(self.model.memory, len(obs))
+            first = np.ones(len(obs), bool)  # nothing remembered yet
+        elif len(obs) != self.history.num_envs:
+            raise ValueError(f"{len(obs)} observations for an agent of {self.history.num_envs} envs; "
+                             "load one agent per batch size")
+        x = self.history.observe(obs, first)
+        logits = self.model.logits(torch.from_numpy(x).to(self.model.wf.device))
         if self.greedy:
             return logits.argmax(-1).cpu().numpy()
         probs = torch.softmax(logits, -1)

@@ -1,7 +1,8 @@
 """Workflow-conditioned actor-critic, rollout storage, GAE and the PPO update.
 
-The actor and the critic are separate MLPs on ``[observation 52 | workflow one-hot 25]``
-(``wrl.workflow.onehot``). When one workflow conditions the whole batch (training one
+The actor and the critic are separate MLPs on ``[observation 52 | memory features |
+workflow one-hot 25]`` (``wrl.memory``, ``wrl.workflow.onehot``); the memory features are
+absent for ``memory="none"``. When one workflow conditions the whole batch (training one
 candidate, evaluating one policy) the one-hot's contribution to the first layer is a
 bias, so the batch is never concatenated: ``W @ [o | w] + b = W_o @ o + (W_w @ w + b)``.
 
@@ -23,6 +24,7 @@ from torch import nn
 
 from wrl.atomic import atomic_write
 from wrl.cage.scenario import NUM_ACTIONS, OBS_DIM
+from wrl.memory import FEATURES as MEMORY_FEATURES
 from wrl.workflow import NUM_UNIT_TYPES, format_workflow, onehot, onehot_all, parse_workflow
 
 WF_DIM = NUM_UNIT_TYPES * NUM_UNIT_TYPES
@@ -31,15 +33,17 @@ POLICY_FORMAT = "wrl-policy-1"
 
 
 class MLP(nn.Module):
-    """Linear layers with an activation between them, input ``[obs | workflow one-hot]``.
+    """Linear layers with an activation between them, input ``[x | workflow one-hot]``.
 
-    hidden: hidden layer widths; out_dim: output width; out_gain: orthogonal-init gain
-    of the output layer (0.01 for logits, 1 for a value).
+    in_dim: width of x (observation and memory features); hidden: hidden layer widths;
+    out_dim: output width; out_gain: orthogonal-init gain of the output layer (0.01 for
+    logits, 1 for a value).
     """
 
-    def __init__(self, hidden: tuple[int, ...], activation: str, out_dim: int, out_gain: float):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], activation: str, out_dim: int, out_gain: float):
         super().__init__()
-        widths = [OBS_DIM + WF_DIM, *hidden, out_dim]
+        self.in_dim = in_dim
+        widths = [in_dim + WF_DIM, *hidden, out_dim]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.act = ACTIVATIONS[activation]()
         for i, layer in enumerate(self.layers):
@@ -48,10 +52,11 @@ class MLP(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, obs: torch.Tensor, wf: torch.Tensor) -> torch.Tensor:
-        """obs float32[B, 52]; wf float32[25] (one workflow for all) or [B, 25] -> [B, out]."""
+        """obs float32[B, in_dim]; wf float32[25] (one workflow for all) or [B, 25] -> [B, out]."""
         first = self.layers[0]
         if wf.dim() == 1:
-            x = F.linear(obs, first.weight[:, :OBS_DIM], first.bias + first.weight[:, OBS_DIM:] @ wf)
+            d = self.in_dim
+            x = F.linear(obs, first.weight[:, :d], first.bias + first.weight[:, d:] @ wf)
         else:
             x = first(torch.cat([obs, wf], dim=1))
         for layer in self.layers[1:]:
@@ -65,11 +70,12 @@ class ActorCritic(nn.Module):
     hidden: hidden widths of each MLP (default 64-64); activation: tanh | relu;
     workflow: the workflow this policy is trained for (its one-hot is the default
     conditioning of every call); conditioned=False gives plain PPO: the workflow input
-    is always zeros, whatever a caller passes.
+    is always zeros, whatever a caller passes; memory: ``wrl.memory`` kind whose
+    features follow the observation in every input (``in_dim`` wide in all).
     """
 
     def __init__(self, workflow: str, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
-                 conditioned: bool = True):
+                 conditioned: bool = True, memory: str = "none"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation {activation!r}: use one of {sorted(ACTIVATIONS)}")
@@ -78,8 +84,12 @@ class ActorCritic(nn.Module):
         self.hidden = tuple(int(h) for h in hidden)
         self.activation = activation
         self.workflow = format_workflow(parse_workflow(workflow))
-        self.actor = MLP(self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
-        self.critic = MLP(self.hidden, activation, 1, out_gain=1.0)
+        if memory not in MEMORY_FEATURES:
+            raise ValueError(f"memory {memory!r}: use one of {', '.join(MEMORY_FEATURES)}")
+        self.memory = memory
+        self.in_dim = OBS_DIM + MEMORY_FEATURES[memory]
+        self.actor = MLP(self.in_dim, self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
+        self.critic = MLP(self.in_dim, self.hidden, activation, 1, out_gain=1.0)
         self.conditioned = bool(conditioned)
         wf = onehot(self.workflow) if self.conditioned else np.zeros(WF_DIM, np.float32)
         self.register_buffer("wf", torch.from_numpy(wf), persistent=False)
@@ -90,11 +100,11 @@ class ActorCritic(nn.Module):
         return torch.as_tensor(wf, dtype=torch.float32, device=self.wf.device)
 
     def value(self, obs: torch.Tensor, wf: torch.Tensor | None = None) -> torch.Tensor:
-        """V(s): float32[B] for obs float32[B, 52]."""
+        """V(s): float32[B] for inputs float32[B, in_dim]."""
         return self.critic(obs, self._wf(wf)).squeeze(-1)
 
     def logits(self, obs: torch.Tensor, wf: torch.Tensor | None = None) -> torch.Tensor:
-        """Action logits float32[B, 145] for obs float32[B, 52]."""
+        """Action logits float32[B, 145] for inputs float32[B, in_dim]."""
         return self.actor(obs, self._wf(wf))
 
     def sample(self, obs: torch.Tensor, wf: torch.Tensor | None = None):
@@ -121,6 +131,7 @@ def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
             "activation": model.activation,
             "workflow": model.workflow,
             "conditioned": model.conditioned,
+            "memory": model.memory,
             "obs_dim": OBS_DIM,
             "act_dim": NUM_ACTIONS,
     }
@@ -142,7 +153,7 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
         if (blob["obs_dim"], blob["act_dim"]) != (OBS_DIM, NUM_ACTIONS):
             raise ValueError(f"dims {blob['obs_dim']}x{blob['act_dim']}, expected {OBS_DIM}x{NUM_ACTIONS}")
         model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"],
-                            blob.get("conditioned", True))
+                            blob.get("conditioned", True), blob.get("memory", "none"))
         model.load_state_dict(blob["state_dict"])
     except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
         raise ValueError(
@@ -209,18 +220,19 @@ class RewardScaler:
 class Rollout:
     """Preallocated rollout tensors for ``steps`` x ``num_envs`` on ``device``.
 
-    obs float32[T, N, 52]; actions int64[T, N]; logp, rewards, values, dones,
+    obs float32[T, N, obs_dim] (the policy inputs); actions int64[T, N]; logp, rewards, values, dones,
     bootstrap float32[T, N]; last_value float32[N] = V(s_T). With ``per_env_workflows``
     also wf int64[T, N], the workflow index (0..119) each step was conditioned on (else
     None: the model's own workflow conditions every step).
     """
 
-    def __init__(self, steps: int, num_envs: int, device: torch.device, per_env_workflows: bool = False):
+    def __init__(self, steps: int, num_envs: int, device: torch.device, per_env_workflows: bool = False,
+                 obs_dim: int = OBS_DIM):
         def f(*shape, dtype=torch.float32):
             return torch.zeros(shape, dtype=dtype, device=device)
 
         self.steps, self.num_envs = steps, num_envs
-        self.obs = f(steps, num_envs, OBS_DIM)
+        self.obs = f(steps, num_envs, obs_dim)
         self.actions = f(steps, num_envs, dtype=torch.int64)
         self.logp, self.rewards, self.values = f(steps, num_envs), f(steps, num_envs), f(steps, num_envs)
         self.dones, self.bootstrap = f(steps, num_envs), f(steps, num_envs)
@@ -268,7 +280,7 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout
     adv, returns = compute_gae(
         ro.rewards, ro.values, ro.dones, ro.bootstrap, ro.last_value, cfg.gamma, cfg.gae_lambda
     )
-    obs = ro.obs.reshape(-1, OBS_DIM)
+    obs = ro.obs.reshape(-1, ro.obs.shape[-1])
     wf = None if ro.wf is None else torch.from_numpy(onehot_all()).to(obs.device)[ro.wf.reshape(-1)]
     actions, old_logp = ro.actions.reshape(-1), ro.logp.reshape(-1)
     adv, returns, old_values = adv.reshape(-1), returns.reshape(-1), ro.values.reshape(-1)

@@ -56,6 +56,7 @@ import yaml
 from wrl.atomic import atomic_write, write_json
 from wrl.cli import UsageError
 from wrl.logbook import Table
+from wrl.memory import History
 from wrl.config import load_config, validate_config
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
 from wrl.cage.red import RED_AGENTS
@@ -186,7 +187,7 @@ class CandidateRun:
             np.random.seed(cfg["seed"])
         # a base policy's own (default) workflow is the base order; every step passes its env's
         self.model = ActorCritic(_WORKFLOW_TEXT[0] if self.base else workflow, tuple(cfg["hidden"]),
-                                 cfg["activation"], cfg["condition_on_workflow"])
+                                 cfg["activation"], cfg["condition_on_workflow"], cfg["memory"])
         if ckpt is None and init_policy is not None:
             self._warm_start(init_policy)
         self.model.to(self.device)
@@ -208,7 +209,9 @@ class CandidateRun:
         self.pool_seed = pool_seed(cfg["seed"], self.resumes)
         self.env = make_vec(cfg["backend"], n, cfg["red"], cfg["green"], cfg["max_steps"],
                             self.pool_seed, workers=None if threads is None else min(threads, n))
-        self.rollout = Rollout(cfg["update_steps"], n, self.device, per_env_workflows=self.base)
+        self.history = History(cfg["memory"], n)
+        self.rollout = Rollout(cfg["update_steps"], n, self.device, per_env_workflows=self.base,
+                               obs_dim=self.history.dim)
         self.onehots = torch.from_numpy(onehot_all()).to(self.device)
         self.env_wf = np.zeros(n, np.int64)  # workflow index of each env's episode (base policy)
         # per-env accumulators of the episode in progress
@@ -219,10 +222,12 @@ class CandidateRun:
 
     def _warm_start(self, path: str) -> None:
         source = load_policy(path)
-        if (source.hidden, source.activation) != (self.model.hidden, self.model.activation):
-            raise UsageError(f"field init_policy: {path} has hidden={list(source.hidden)} "
-                             f"activation={source.activation}; this run needs hidden={list(self.model.hidden)} "
-                             f"activation={self.model.activation}")
+        have = (source.hidden, source.activation, source.memory)
+        need = (self.model.hidden, self.model.activation, self.model.memory)
+        if have != need:
+            raise UsageError(f"field init_policy: {path} has hidden={list(have[0])} activation={have[1]} "
+                             f"memory={have[2]}; this run needs hidden={list(need[0])} activation={need[1]} "
+                             f"memory={need[2]}")
         self.model.load_state_dict(source.state_dict())
 
     def _restore(self, ckpt: dict) -> dict:
@@ -333,14 +338,16 @@ class CandidateRun:
             align = alignment_reward(counted, compliant, lam)
             compromised = info["compromised"]
             done = terminated | truncated
+            cut = np.flatnonzero(truncated & ~terminated)
+            final = self.history.peek(cut, info["final_obs"][cut]) if cut.size else None
+            obs = self.history.observe(obs, done)
             ro.rewards[t].copy_(torch.from_numpy(self.scaler(reward + align, done)))
             ro.dones[t].copy_(torch.from_numpy(done))
             ro.bootstrap[t].zero_()
-            cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
-                final = torch.from_numpy(info["final_obs"][cut]).to(self.device)
                 cut_t = torch.from_numpy(cut).to(self.device)
-                ro.bootstrap[t, cut_t] = self.model.value(final, None if wf is None else wf[cut_t])
+                ro.bootstrap[t, cut_t] = self.model.value(torch.from_numpy(final).to(self.device),
+                                                          None if wf is None else wf[cut_t])
             self.global_step += len(a)
             self.ep_ret += reward
             self.ep_align += align
@@ -370,7 +377,8 @@ class CandidateRun:
 
     def start(self) -> None:
         """Reset the env pool: every env starts a fresh episode."""
-        self.obs, info = self.env.reset()
+        obs, info = self.env.reset()
+        self.obs = self.history.observe(obs, np.ones(self.cfg["envs"], bool))
         self.compromised = info["compromised"]
         self.ep_red = info["red"].copy()
         self._draw_workflows()
