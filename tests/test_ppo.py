@@ -117,3 +117,16 @@ def test_plain_ppo_policy_ignores_the_workflow_and_keeps_that_through_a_file(tmp
     back = load_policy(tmp_path / "plain.pt")
     assert not back.conditioned
     assert torch.equal(back.logits(obs, b), plain.logits(obs, a))
+
+
+def test_sampled_actions_follow_the_policy_distribution():
+    torch.manual_seed(0)
+    model = ActorCritic(WF, hidden=(8,))
+    with torch.no_grad():
+        model.actor.layers[-1].bias[:] = torch.linspace(-3, 3, NUM_ACTIONS)  # a skewed distribution
+        obs = torch.zeros(20000, OBS_DIM)
+        actions, logp, _ = model.sample(obs)
+        probs = torch.softmax(model.logits(obs[:1]), -1)[0]
+    freq = torch.bincount(actions, minlength=NUM_ACTIONS).float() / len(actions)
+    assert (freq - probs).abs().max() < 0.01
+    torch.testing.assert_close(logp, probs.log()[actions])

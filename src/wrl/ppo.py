@@ -109,9 +109,11 @@ class ActorCritic(nn.Module):
 
     def sample(self, obs: torch.Tensor, wf: torch.Tensor | None = None):
         """Sample actions for a rollout: (actions int64[B], log-probs [B], values [B])."""
-        logits = self.logits(obs, wf)
-        logp_all = torch.log_softmax(logits, dim=-1)
-        actions = torch.multinomial(logp_all.exp(), 1).squeeze(-1)
+        logp_all = torch.log_softmax(self.logits(obs, wf), dim=-1)
+        # inverse-CDF sampling: one uniform per row (half the time of torch.multinomial on CPU)
+        cdf = logp_all.exp().cumsum(-1)
+        u = torch.rand(len(cdf), 1, device=cdf.device) * cdf[:, -1:]
+        actions = (cdf < u).sum(-1).clamp_max(cdf.shape[1] - 1)
         return actions, logp_all.gather(1, actions[:, None]).squeeze(-1), self.value(obs, wf)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor, wf: torch.Tensor | None = None):
