@@ -128,3 +128,22 @@ def test_ctrl_c_leaves_no_process_or_shared_memory():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert shm_blocks() == before
+
+
+def test_script_without_main_guard_gets_one_error_naming_the_fix(tmp_path):
+    before = shm_blocks()
+    script = tmp_path / "no_guard.py"  # a file: spawn re-runs a script, not a -c string
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from wrl import make_vec
+        env = make_vec("cyborg", 2, "b_line", workers=2)
+        env.reset()
+        print("unreachable: the pool must refuse to run")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "unreachable" not in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: CybORG pool worker") and "no main guard" in last, done.stderr
+    assert "fix: wrap the code that builds the pool in `if __name__ == '__main__':`" in last
+    assert "exit code" not in done.stderr
+    assert shm_blocks() == before

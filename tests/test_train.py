@@ -25,7 +25,7 @@ SMALL = {"backend": BACKEND, "envs": 4, "max_steps": 10, "update_steps": 10, "ep
          "hidden": [16, 16], "device": "cpu", "checkpoint_minutes": 60}
 SCORE_KEYS = {"workflow", "score", "compliance", "episodes", "env_steps", "wall_s", "seed"}
 
-WRL = [sys.executable, "-c", "import sys; from wrl.cli import main; sys.exit(main())"]
+WRL = [sys.executable, "-m", "wrl"]
 pytestmark = pytest.mark.slow
 
 

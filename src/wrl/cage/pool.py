@@ -11,6 +11,7 @@ import gc
 import multiprocessing as mp
 import os
 import signal
+import sys
 import weakref
 from multiprocessing import shared_memory
 from multiprocessing.connection import wait
@@ -23,6 +24,11 @@ _STEP, _RESET, _QUIT = b"s", b"r", b"q"
 _OK = b"k"
 #: seconds the parent waits between liveness checks of the workers
 _POLL_S = 0.2
+#: exit status of a worker that found itself re-running a script without a main guard
+_NO_MAIN_GUARD = 86
+_NO_MAIN_GUARD_WHY = ("could not start: the script that builds the pool has no main guard, so each "
+                      "spawned worker re-ran it; fix: wrap the code that builds the pool in "
+                      "`if __name__ == '__main__':`")
 
 
 def _layout(n: int) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
@@ -149,6 +155,9 @@ class CyborgPool:
 
     def __init__(self, num_envs: int, red: str, green: str = "sleep", max_steps: int = 100,
                  seed: int = 0, workers: int | None = None):
+        if getattr(mp.current_process(), "_inheriting", False):
+            # a spawned worker re-running its parent's unguarded script: tell the parent
+            sys.exit(_NO_MAIN_GUARD)
         from wrl.cage.cyborg import check_agents
 
         check_agents(red, green)
@@ -185,8 +194,7 @@ class CyborgPool:
             try:
                 c.send_bytes(cmd)
             except OSError:
-                self._procs[k].join(timeout=1)
-                self._fail(k, f"died with exit code {self._procs[k].exitcode}")
+                self._fail(k, self._death(k))
         pending = dict(zip(self._conns, range(self.workers)))
         sentinels = {p.sentinel: k for k, p in enumerate(self._procs)}
         while pending:
@@ -197,14 +205,19 @@ class CyborgPool:
                     try:
                         msg = r.recv_bytes()
                     except (EOFError, OSError):
-                        self._procs[k].join(timeout=1)
-                        msg = b"edied with exit code %a" % self._procs[k].exitcode
+                        self._fail(k, self._death(k))
                     if msg != _OK:
                         self._fail(k, msg[1:].decode(errors="replace"))
                 elif r in sentinels and self._procs[sentinels[r]].exitcode is not None:
                     k = sentinels[r]
                     if self._procs[k].exitcode != 0 or self._conns[k] in pending:
-                        self._fail(k, f"died with exit code {self._procs[k].exitcode}")
+                        self._fail(k, self._death(k))
+
+    def _death(self, k: int) -> str:
+        """Why worker ``k`` is gone, from its exit status (waits up to a second for it)."""
+        self._procs[k].join(timeout=1)
+        code = self._procs[k].exitcode
+        return _NO_MAIN_GUARD_WHY if code == _NO_MAIN_GUARD else f"died with exit code {code}"
 
     def _fail(self, k: int, why: str) -> None:
         lo, hi = self._slices[k]
