@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,14 @@ from wrl.vec import make_vec
 
 def shm_blocks():
     return {f for f in os.listdir("/dev/shm") if f.startswith("psm_")}
+
+
+def alive(pid):
+    """Is ``pid`` a live process (not gone, not a zombie)?"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def rollout(num_envs, workers, steps, seed=5, red="b_line", env_actions=None):
@@ -81,9 +90,11 @@ def test_bad_arguments_are_named():
 def test_close_frees_processes_and_shared_memory():
     before = shm_blocks()
     env = make_vec("cyborg", 2, "b_line", workers=2)
-    env.reset()
-    procs = list(env.pool._procs)
     assert len(shm_blocks() - before) == 1
+    env.reset()  # every worker has mapped the block: its name is unlinked, the memory stays
+    assert shm_blocks() == before
+    env.step(np.zeros(2, np.int64))
+    procs = list(env.pool._procs)
     env.close()
     env.close()  # idempotent
     assert shm_blocks() == before
@@ -146,4 +157,27 @@ def test_script_without_main_guard_gets_one_error_naming_the_fix(tmp_path):
     assert last.startswith("RuntimeError: CybORG pool worker") and "no main guard" in last, done.stderr
     assert "fix: wrap the code that builds the pool in `if __name__ == '__main__':`" in last
     assert "exit code" not in done.stderr
+    assert shm_blocks() == before
+
+
+def test_sigkill_of_the_whole_pool_leaves_no_shared_memory():
+    before = shm_blocks()
+    script = textwrap.dedent("""
+        import time
+        from wrl import make_vec
+        if __name__ == "__main__":
+            env = make_vec("cyborg", 2, "b_line", workers=2)
+            env.reset()
+            print(" ".join(str(p.pid) for p in env.pool._procs), flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    os.killpg(proc.pid, signal.SIGKILL)  # no finaliser, no resource tracker: nothing runs
+    proc.wait(timeout=20)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "a worker survived the kill"
+        time.sleep(0.05)
     assert shm_blocks() == before

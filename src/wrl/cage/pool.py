@@ -4,6 +4,10 @@ W spawned worker processes each own a contiguous slice of the N envs. Actions,
 observations, rewards, flags and the true-state masks live in one
 ``multiprocessing.shared_memory`` block; per step the parent sends each worker one
 byte over a pipe and waits for one byte back. Nothing is pickled on the hot path.
+
+Once every worker has answered its first command (so has mapped the block), the parent
+unlinks the block's name: the memory then lives exactly as long as the processes that
+map it, and a SIGKILL of the whole pool leaves nothing in ``/dev/shm``.
 """
 from __future__ import annotations
 
@@ -186,6 +190,7 @@ class CyborgPool:
             self._conns.append(parent)
             self._procs.append(p)
         self.closed = False
+        self._named = True  # the block's name is still in /dev/shm
 
     def _command(self, cmd: bytes) -> None:
         if self.closed:
@@ -212,6 +217,9 @@ class CyborgPool:
                     k = sentinels[r]
                     if self._procs[k].exitcode != 0 or self._conns[k] in pending:
                         self._fail(k, self._death(k))
+        if self._named:  # every worker has the block mapped: its name is no longer needed
+            self._shm.unlink()
+            self._named = False
 
     def _death(self, k: int) -> str:
         """Why worker ``k`` is gone, from its exit status (waits up to a second for it)."""
