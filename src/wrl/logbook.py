@@ -4,8 +4,9 @@ A ``Table`` buffers rows in memory and, on ``flush``, writes them as one *part*
 (``<name>.parts/part-NNNNN.parquet``, a one-row-group Parquet file written under a
 temporary name and renamed). ``finish`` joins every part, in order, into ``<name>``
 with one ``pyarrow.parquet.ParquetWriter`` row group per part, again under a temporary
-name renamed on success; ``remove_parts(path)`` then deletes the parts. So at any moment a file named
-``<name>`` is complete, and a killed job leaves only whole parts behind.
+name renamed on success; ``remove_parts(path)`` then deletes the parts. So at any
+moment a file named ``<name>`` is complete, and a killed job leaves only whole parts
+(and perhaps a temporary, deleted when the table is opened again) behind.
 
 Resume: a checkpoint records ``parts`` (how many parts were flushed when it was
 taken); ``Table(..., keep_parts=n)`` deletes every part numbered ``n`` or higher
