@@ -3,7 +3,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from wrl.logbook import Table
+from wrl.logbook import Table, remove_parts
 
 SCHEMA = pa.schema([("episode", pa.int64()), ("ret", pa.float64()), ("impact", pa.int32())])
 
@@ -27,7 +27,7 @@ def test_parts_join_into_one_file_with_a_row_group_per_flush(tmp_path):
     table = f.read()
     assert table.column("episode").to_pylist() == list(range(5))
     assert table.column("impact").to_pylist() == [0, None, 2, None, 4]
-    t.remove_parts()
+    remove_parts(t.path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.parquet"]
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,14 @@ from wrl.vec import make_vec
 
 def shm_blocks():
     return {f for f in os.listdir("/dev/shm") if f.startswith("psm_")}
+
+
+def alive(pid):
+    """Is ``pid`` a live process (not gone, not a zombie)?"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def rollout(num_envs, workers, steps, seed=5, red="b_line", env_actions=None):
@@ -81,9 +90,11 @@ def test_bad_arguments_are_named():
 def test_close_frees_processes_and_shared_memory():
     before = shm_blocks()
     env = make_vec("cyborg", 2, "b_line", workers=2)
-    env.reset()
-    procs = list(env.pool._procs)
     assert len(shm_blocks() - before) == 1
+    env.reset()  # every worker has mapped the block: its name is unlinked, the memory stays
+    assert shm_blocks() == before
+    env.step(np.zeros(2, np.int64))
+    procs = list(env.pool._procs)
     env.close()
     env.close()  # idempotent
     assert shm_blocks() == before
@@ -105,7 +116,9 @@ def test_dead_worker_raises_within_a_second_and_cleans_up():
     assert not any(p.is_alive() for p in env.pool._procs)
 
 
-def test_ctrl_c_leaves_no_process_or_shared_memory():
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_or_killed_pool_leaves_no_process_or_shared_memory(sig):
+    # SIGINT to the group is a terminal's Ctrl-C; SIGKILL runs no finaliser, no resource tracker
     before = shm_blocks()
     script = textwrap.dedent("""
         import numpy as np, sys
@@ -121,10 +134,30 @@ def test_ctrl_c_leaves_no_process_or_shared_memory():
                             start_new_session=True)
     pids = [int(p) for p in proc.stdout.readline().split()]
     time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    os.killpg(proc.pid, sig)  # the whole group
     proc.wait(timeout=20)
-    time.sleep(0.5)
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "a worker outlived the pool"
+        time.sleep(0.05)
     assert shm_blocks() == before
+
+
+def test_script_without_main_guard_gets_one_error_naming_the_fix(tmp_path):
+    before = shm_blocks()
+    script = tmp_path / "no_guard.py"  # a file: spawn re-runs a script, not a -c string
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from wrl import make_vec
+        env = make_vec("cyborg", 2, "b_line", workers=2)
+        env.reset()
+        print("unreachable: the pool must refuse to run")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "unreachable" not in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: CybORG pool worker") and "no main guard" in last, done.stderr
+    assert "fix: wrap the code that builds the pool in `if __name__ == '__main__':`" in last
+    assert "exit code" not in done.stderr
+    assert shm_blocks() == before
+

@@ -26,7 +26,7 @@ SMALL = {"backend": BACKEND, "envs": 4, "max_steps": 10, "update_steps": 10, "ep
 SCORE_KEYS = {"workflow", "score", "score_se", "scores_by_red", "score_se_by_red", "compliance",
               "episodes", "env_steps", "wall_s", "seed"}
 
-WRL = [sys.executable, "-c", "import sys; from wrl.cli import main; sys.exit(main())"]
+WRL = [sys.executable, "-m", "wrl"]
 pytestmark = pytest.mark.slow
 
 

@@ -1,14 +1,20 @@
 """Atomic file output: write under a temporary name beside the target, then rename.
 
-A killed job therefore never leaves a file that looks complete under its final name.
+A killed job therefore never leaves a file that looks complete under its final name;
+it may leave its temporary (``.{stem}.tmp{pid}{suffix}``), which
+``clean_stale_temporaries`` removes when the next job starts writing into the directory.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Callable
+
+#: the name ``atomic_write`` gives a temporary: ``.{stem}.tmp{pid}{suffix}``
+_TEMPORARY = re.compile(r"\..*\.tmp\d+(\.[^.]*)?")
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
@@ -26,6 +32,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def clean_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries that killed ``atomic_write`` calls left in ``directory``.
+
+    Call it when a job starts writing into a directory whose outputs it alone produces
+    (a trainer's out dir and its log parts, the GP search dir, the report and eval dirs):
+    any temporary there belongs to a dead writer. Not recursive; a missing directory is
+    fine. Returns the deleted paths.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = [p for p in directory.iterdir() if _TEMPORARY.fullmatch(p.name) and p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _nan_to_none(value):

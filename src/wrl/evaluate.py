@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wrl.atomic import atomic_write
+from wrl.atomic import atomic_write, clean_stale_temporaries
 from wrl.cage.red import RED_AGENTS
 from wrl.cage.scenario import MAX_STEPS, OBS_DIM
 from wrl.vec import BACKENDS, make_vec
@@ -153,8 +153,12 @@ def leaderboard(df: pd.DataFrame, published: bool = False) -> str:
 
 def write_results(df: pd.DataFrame, out_dir: str | os.PathLike, published: bool = False) -> None:
     """Write ``evaluation.parquet`` and ``leaderboard.md`` (``leaderboard(df, published)``)
-    atomically into ``out_dir``."""
+    atomically into ``out_dir``.
+
+    Stale temporaries in ``out_dir`` (left by a killed earlier run) are deleted first.
+    """
     out = Path(out_dir)
+    clean_stale_temporaries(out)
     atomic_write(out / "evaluation.parquet", lambda tmp: df.to_parquet(tmp, index=False))
     table = leaderboard(df, published) + "\n"
     atomic_write(out / "leaderboard.md", lambda tmp: tmp.write_text(table))

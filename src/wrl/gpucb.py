@@ -48,7 +48,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel
 
-from wrl.atomic import atomic_write
+from wrl.atomic import atomic_write, clean_stale_temporaries
 from wrl.cage.red import RED_AGENTS
 from wrl.workflow import (
     ALL_WORKFLOWS,
@@ -316,9 +316,13 @@ def propose_round(
     allow_repeats, noise_sd). Writes ``out_json`` ({"round", "workflows", "indices", "method"}),
     ``search_dir/observations_round_{r}.parquet`` (the scores it saw) and
     ``search_dir/posterior_round_{r}.parquet`` (``propose_batch``'s table; for a design
-    round mean/sd/ucb are NaN). Returns the proposed workflows (text).
+    round mean/sd/ucb are NaN), first deleting stale temporaries in both directories.
+    Returns the proposed workflows (text).
     """
     batch, seed = int(search_cfg["batch"]), int(search_cfg["seed"])
+    search_dir = Path(search_dir)
+    for directory in {search_dir, Path(out_json).parent}:
+        clean_stale_temporaries(directory)
     obs = read_scores(score_paths)
     good = obs[np.isfinite(obs["score"])]
     if len(good) < len(obs):
@@ -347,7 +351,6 @@ def propose_round(
         method = "gp_bucb"
     posterior.insert(0, "round", round_)
     obs.insert(0, "seen_by_round", round_)
-    search_dir = Path(search_dir)
     atomic_write(search_dir / f"observations_round_{round_}.parquet", lambda p: obs.to_parquet(p, index=False))
     atomic_write(search_dir / f"posterior_round_{round_}.parquet", lambda p: posterior.to_parquet(p, index=False))
     workflows = [format_workflow(workflow_from_index(i)) for i in picks]

@@ -4,8 +4,9 @@ A ``Table`` buffers rows in memory and, on ``flush``, writes them as one *part*
 (``<name>.parts/part-NNNNN.parquet``, a one-row-group Parquet file written under a
 temporary name and renamed). ``finish`` joins every part, in order, into ``<name>``
 with one ``pyarrow.parquet.ParquetWriter`` row group per part, again under a temporary
-name renamed on success; ``remove_parts`` then deletes the parts. So at any moment a file named
-``<name>`` is complete, and a killed job leaves only whole parts behind.
+name renamed on success; ``remove_parts(path)`` then deletes the parts. So at any
+moment a file named ``<name>`` is complete, and a killed job leaves only whole parts
+(and perhaps a temporary, deleted when the table is opened again) behind.
 
 Resume: a checkpoint records ``parts`` (how many parts were flushed when it was
 taken); ``Table(..., keep_parts=n)`` deletes every part numbered ``n`` or higher
@@ -14,16 +15,26 @@ taken); ``Table(..., keep_parts=n)`` deletes every part numbered ``n`` or higher
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wrl.atomic import atomic_write
+from wrl.atomic import atomic_write, clean_stale_temporaries
 
 
 def _part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
+
+
+def _parts_dir(path: Path) -> Path:
+    return path.with_name(path.name + ".parts")
+
+
+def remove_parts(path: str | os.PathLike) -> None:
+    """Delete the parts directory of the log ``path``, if any (once the run is marked done)."""
+    shutil.rmtree(_parts_dir(Path(path)), ignore_errors=True)
 
 
 class Table:
@@ -37,7 +48,7 @@ class Table:
     def __init__(self, path: str | os.PathLike, schema: pa.Schema, keep_parts: int = 0):
         self.path = Path(path)
         self.schema = schema
-        self.parts_dir = self.path.with_name(self.path.name + ".parts")
+        self.parts_dir = _parts_dir(self.path)
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         present = sorted(self.parts_dir.glob("part-*.parquet"))
         expected = [self.parts_dir / _part_name(i) for i in range(keep_parts)]
@@ -49,8 +60,7 @@ class Table:
             )
         for stale in set(present) - set(expected):
             stale.unlink()
-        for tmp in self.parts_dir.glob(".*.tmp*"):  # left by a killed atomic_write
-            tmp.unlink()
+        clean_stale_temporaries(self.parts_dir)
         self.parts = keep_parts
         self._rows: dict[str, list] = {name: [] for name in schema.names}
         self._count = 0
@@ -92,9 +102,3 @@ class Table:
                     writer.write_table(pq.read_table(self.parts_dir / _part_name(i), schema=self.schema))
 
         return atomic_write(self.path, join)
-
-    def remove_parts(self) -> None:
-        """Delete the parts directory (after ``finish`` and after the run is marked done)."""
-        for part in self.parts_dir.glob("*"):
-            part.unlink()
-        self.parts_dir.rmdir()

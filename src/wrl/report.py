@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from wrl.atomic import atomic_write  # noqa: E402
+from wrl.atomic import atomic_write, clean_stale_temporaries  # noqa: E402
 from wrl.evaluate import evaluate_policy, leaderboard, summarise, write_results  # noqa: E402
 from wrl.gpucb import posterior, read_scores  # noqa: E402
 
@@ -185,8 +185,10 @@ def make_report(score_paths: list[str | Path], posterior_paths: list[str | Path]
     posterior_paths: ``posterior_round_{r}.parquet`` of every round; search_cfg: the
     config's search section (seed). outputs: paths for keys curves, posterior, picks,
     compliance (PNG), best (CSV), search (final posterior, Parquet) and observations
-    (``observations_table``, Parquet).
+    (``observations_table``, Parquet); their directories' stale temporaries are deleted first.
     """
+    for directory in {Path(p).parent for p in outputs.values()}:
+        clean_stale_temporaries(directory)
     obs = read_scores(score_paths)
     good = obs[np.isfinite(obs["score"])]
     if good.empty:

@@ -32,10 +32,14 @@ Checkpoint/resume: every ``checkpoint_minutes`` (0: after every update) the logs
 flushed and ``checkpoint.pt`` is written atomically (policy, optimiser, torch/numpy RNG
 states, counters, score rings, the number of flushed log parts). A rerun into the same
 ``out_dir`` resumes from it: log parts written after the checkpoint are dropped, episodes
-that were in progress are abandoned (each env's episode counter continues, so the
-(env_id, episode) rows stay unique and gap-free), and the env pool is re-created with
-seed ``pool_seed(seed, resumes)`` = SeedSequence([seed, resumes]), a fresh stream for
-each resume (resumes = 0 for the first run, which uses ``seed`` itself).
+that were in progress at the checkpoint are abandoned (each env's episode counter
+continues, so the (env_id, episode) rows stay unique and gap-free), and the env pool is
+re-created with seed ``pool_seed(seed, resumes)`` = SeedSequence([seed, resumes]), a
+fresh stream for each resume (resumes = 0 for the first run, which uses ``seed`` itself).
+Abandoned episodes get no row in episodes.parquet; score.json's ``abandoned_episodes``
+counts them over all resumes (episodes still running when the budget is reached are not
+logged either, and not counted). A rerun first deletes the temporaries that killed
+atomic writes left (``wrl.atomic.clean_stale_temporaries``).
 """
 from __future__ import annotations
 
@@ -53,9 +57,9 @@ import pyarrow as pa
 import torch
 import yaml
 
-from wrl.atomic import atomic_write, write_json
+from wrl.atomic import atomic_write, clean_stale_temporaries, write_json
 from wrl.cli import UsageError
-from wrl.logbook import Table
+from wrl.logbook import Table, remove_parts
 from wrl.memory import History
 from wrl.config import load_config, validate_config
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
@@ -73,6 +77,7 @@ _WORKFLOW_TEXT = np.array([format_workflow(w) for w in ALL_WORKFLOWS])
 RING = 3  #: finished episodes per env that enter the score
 FLUSH_EPISODES = 100  #: flush the logs once this many episode rows are buffered
 PROGRESS_EVERY_S = 30.0  #: seconds between plain progress lines when stderr is not a TTY
+LOG_NAMES = ("episodes.parquet", "updates.parquet")  #: the Parquet logs in out_dir
 
 EPISODE_SCHEMA = pa.schema([
     ("workflow", pa.string()), ("env_id", pa.int32()), ("episode", pa.int64()),
@@ -192,7 +197,7 @@ class CandidateRun:
             self._warm_start(init_policy)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.ppo.lr, eps=1e-5)
-        self.global_step = self.updates = self.episodes_done = self.resumes = 0
+        self.global_step = self.updates = self.episodes_done = self.resumes = self.abandoned = 0
         self.wall_before = 0.0
         self.env_episode = np.zeros(n, np.int64)  # finished episodes per env
         self.ring_ret = np.full((n, RING), np.nan)
@@ -204,8 +209,8 @@ class CandidateRun:
         parts = {"episodes": 0, "updates": 0}
         if ckpt is not None:
             parts = self._restore(ckpt)
-        self.episodes_log = Table(out / "episodes.parquet", EPISODE_SCHEMA, parts["episodes"])
-        self.updates_log = Table(out / "updates.parquet", UPDATE_SCHEMA, parts["updates"])
+        self.episodes_log = Table(out / LOG_NAMES[0], EPISODE_SCHEMA, parts["episodes"])
+        self.updates_log = Table(out / LOG_NAMES[1], UPDATE_SCHEMA, parts["updates"])
         self.pool_seed = pool_seed(cfg["seed"], self.resumes)
         self.env = make_vec(cfg["backend"], n, cfg["red"], cfg["green"], cfg["max_steps"],
                             self.pool_seed, workers=None if threads is None else min(threads, n))
@@ -245,6 +250,10 @@ class CandidateRun:
                     "ring_ret", "ring_align", "ring_comp", "ring_red", "best_score", "since_best"):
             setattr(self, key, ckpt[key])
         self.resumes = ckpt["resumes"] + 1
+        in_progress = ckpt.get("in_progress", 0)
+        self.abandoned = ckpt.get("abandoned", 0) + in_progress
+        print(f"train: resumed from {self.out / 'checkpoint.pt'} (update {self.updates}); "
+              f"{in_progress} episodes in progress there are abandoned", file=sys.stderr, flush=True)
         return ckpt["parts"]
 
     def checkpoint(self) -> None:
@@ -260,8 +269,8 @@ class CandidateRun:
             "global_step": self.global_step, "updates": self.updates, "episodes_done": self.episodes_done,
             "wall_before": self.wall(), "env_episode": self.env_episode, "ring_ret": self.ring_ret,
             "ring_align": self.ring_align, "ring_comp": self.ring_comp, "ring_red": self.ring_red,
-            "best_score": self.best_score,
-            "since_best": self.since_best,
+            "best_score": self.best_score, "since_best": self.since_best, "abandoned": self.abandoned,
+            "in_progress": int(np.count_nonzero(self.ep_len)),
             "parts": {"episodes": self.episodes_log.parts, "updates": self.updates_log.parts},
         }
         atomic_write(self.out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
@@ -438,17 +447,28 @@ class CandidateRun:
             "env_steps": int(self.global_step), "updates": self.updates, "wall_s": round(self.wall(), 3),
             "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
             "green": self.cfg["green"], "envs": self.cfg["envs"], "lam": self.cfg["lam"],
-            "resumes": self.resumes, "device": self.device.type, "stop_reason": stop_reason,
+            "resumes": self.resumes, "abandoned_episodes": self.abandoned, "device": self.device.type,
+            "stop_reason": stop_reason,
         }
         write_json(self.out / "score.json", result)  # NaN -> null
-        self.episodes_log.remove_parts()
-        self.updates_log.remove_parts()
-        (self.out / "checkpoint.pt").unlink(missing_ok=True)
+        tidy_finished(self.out)
         return json.loads((self.out / "score.json").read_text())
 
     def close(self) -> None:
         """Free the env pool."""
         self.env.close()
+
+
+def tidy_finished(out: Path) -> None:
+    """Delete what a finished run (score.json written) no longer needs in ``out``.
+
+    The checkpoint goes first, then the log parts and stale temporaries: a run killed
+    midway through this leaves no checkpoint that expects deleted parts.
+    """
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    for name in LOG_NAMES:
+        remove_parts(out / name)
+    clean_stale_temporaries(out)
 
 
 def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
@@ -459,9 +479,9 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
     workflow: ``'defender,enterprise,...'`` or ``'all'`` (a base policy); init_policy: a policy.pt whose weights start
     the run (not its optimiser); threads: CPU threads for torch, numba and the pool.
     Keys of the result: workflow, score, score_se, scores_by_red, score_se_by_red,
-    compliance, alignment_return, episodes,
-    env_steps, updates, wall_s, seed, backend, red, green, envs, lam, resumes, device,
-    stop_reason. A finished ``out_dir`` (score.json present) is returned as is.
+    compliance, alignment_return, episodes, env_steps, updates, wall_s, seed, backend, red,
+    green, envs, lam, resumes, abandoned_episodes, device, stop_reason. A finished
+    ``out_dir`` (score.json present) is returned as is.
     """
     cfg = validate_train_config(train_cfg)
     try:
@@ -472,10 +492,12 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
         raise UsageError(f"field threads: {threads!r} is not a positive integer; fix: e.g. --threads 2")
     out = Path(out_dir)
     if (out / "score.json").exists():
+        tidy_finished(out)
         return json.loads((out / "score.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("episodes.parquet", "updates.parquet", "policy.pt"):
+    for stale in (*LOG_NAMES, "policy.pt"):
         (out / stale).unlink(missing_ok=True)
+    clean_stale_temporaries(out)
     set_threads(threads)
     run = CandidateRun(cfg, wf, out, init_policy, threads)
     try:

@@ -4,6 +4,10 @@ W spawned worker processes each own a contiguous slice of the N envs. Actions,
 observations, rewards, flags and the true-state masks live in one
 ``multiprocessing.shared_memory`` block; per step the parent sends each worker one
 byte over a pipe and waits for one byte back. Nothing is pickled on the hot path.
+
+Once every worker has answered its first command (so has mapped the block), the parent
+unlinks the block's name: the memory then lives exactly as long as the processes that
+map it, and a SIGKILL of the whole pool leaves nothing in ``/dev/shm``.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import gc
 import multiprocessing as mp
 import os
 import signal
+import sys
 import weakref
 from multiprocessing import shared_memory
 from multiprocessing.connection import wait
@@ -23,6 +28,11 @@ _STEP, _RESET, _QUIT = b"s", b"r", b"q"
 _OK = b"k"
 #: seconds the parent waits between liveness checks of the workers
 _POLL_S = 0.2
+#: exit status of a worker that found itself re-running a script without a main guard
+_NO_MAIN_GUARD = 86
+_NO_MAIN_GUARD_WHY = ("could not start: the script that builds the pool has no main guard, so each "
+                      "spawned worker re-ran it; fix: wrap the code that builds the pool in "
+                      "`if __name__ == '__main__':`")
 
 
 def _layout(n: int) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
@@ -166,6 +176,9 @@ class CyborgPool:
 
     def __init__(self, num_envs: int, red: str, green: str = "sleep", max_steps: int = 100,
                  seed: int = 0, workers: int | None = None):
+        if getattr(mp.current_process(), "_inheriting", False):
+            # a spawned worker re-running its parent's unguarded script: tell the parent
+            sys.exit(_NO_MAIN_GUARD)
         from wrl.cage.cyborg import check_agents
 
         check_agents(red, green)
@@ -196,6 +209,7 @@ class CyborgPool:
             self._conns.append(parent)
             self._procs.append(p)
         self.closed = False
+        self._named = True  # the block's name is still in /dev/shm
 
     def _command(self, cmd: bytes) -> None:
         if self.closed:
@@ -204,8 +218,7 @@ class CyborgPool:
             try:
                 c.send_bytes(cmd)
             except OSError:
-                self._procs[k].join(timeout=1)
-                self._fail(k, f"died with exit code {self._procs[k].exitcode}")
+                self._fail(k, self._death(k))
         pending = dict(zip(self._conns, range(self.workers)))
         sentinels = {p.sentinel: k for k, p in enumerate(self._procs)}
         while pending:
@@ -216,14 +229,22 @@ class CyborgPool:
                     try:
                         msg = r.recv_bytes()
                     except (EOFError, OSError):
-                        self._procs[k].join(timeout=1)
-                        msg = b"edied with exit code %a" % self._procs[k].exitcode
+                        self._fail(k, self._death(k))
                     if msg != _OK:
                         self._fail(k, msg[1:].decode(errors="replace"))
                 elif r in sentinels and self._procs[sentinels[r]].exitcode is not None:
                     k = sentinels[r]
                     if self._procs[k].exitcode != 0 or self._conns[k] in pending:
-                        self._fail(k, f"died with exit code {self._procs[k].exitcode}")
+                        self._fail(k, self._death(k))
+        if self._named:  # every worker has the block mapped: its name is no longer needed
+            self._shm.unlink()
+            self._named = False
+
+    def _death(self, k: int) -> str:
+        """Why worker ``k`` is gone, from its exit status (waits up to a second for it)."""
+        self._procs[k].join(timeout=1)
+        code = self._procs[k].exitcode
+        return _NO_MAIN_GUARD_WHY if code == _NO_MAIN_GUARD else f"died with exit code {code}"
 
     def _fail(self, k: int, why: str) -> None:
         lo, hi = self._slices[k]
