@@ -124,7 +124,8 @@ def test_report_killed_inside_a_write_leaves_no_temporary_after_rerun(tmp_path, 
     root, paths = scored
     outputs = {k: str(tmp_path / "report" / f"{k}.png") for k in ("curves", "posterior", "picks", "compliance")}
     outputs |= {"best": str(tmp_path / "report" / "best_workflows.csv"),
-                "search": str(tmp_path / "search" / "final_posterior.parquet")}
+                "search": str(tmp_path / "search" / "final_posterior.parquet"),
+                "observations": str(tmp_path / "search" / "observations.parquet")}
     args = ([str(p) for p in paths], [str(root / "search" / "posterior_round_0.parquet")], SEARCH, outputs)
     kill_inside_write("best_workflows", 1, f"from wrl.report import make_report\nmake_report(*{args!r})\n",
                       tmp_path)

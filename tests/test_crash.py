@@ -32,6 +32,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIG = """\
 search: {rounds: 1, batch: 1}
 train: {backend: numba, envs: 16, episodes: 96, checkpoint_minutes: 0}
+base: {env_steps: 3200}
 resources: {train: {threads: 1, mem_mb: 1000, runtime: 5}, evaluate: {threads: 1}}
 evaluate: {backend: numba, red: [b_line], steps: [30], episodes: 2, baselines: [sleep]}
 """
