@@ -86,7 +86,7 @@ def test_rollout_pairs_each_action_with_its_own_state_and_never_mixes_episodes(t
             logp, _, values = run.model.evaluate(ro.obs.reshape(-1, 52), ro.actions.reshape(-1))
         torch.testing.assert_close(logp, ro.logp.reshape(-1))
         torch.testing.assert_close(values, ro.values.reshape(-1))
-        assert run.episodes_done == 8 and run.env_episode.tolist() == [2, 2, 2, 2]
+        assert run.book.episodes_done == 8 and run.book.env_episode.tolist() == [2, 2, 2, 2]
     finally:
         run.close()
 

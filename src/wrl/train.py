@@ -7,8 +7,8 @@ completion marker: a rerun into a finished ``out_dir`` is a no-op returning it).
 
 Learning reward = env reward + alignment reward (``wrl.workflow``), where the fix is
 judged against ``info["compromised"]`` of the previous reset/step (the true state just
-before the action) and the state just after the step (``wrl.workflow.state_after``), divided by the running std of its discounted return
-(``wrl.ppo.RewardScaler``). Env return, alignment return and compliance are logged apart,
+before the action) and the state just after the step (``wrl.workflow.state_after``),
+divided by the running std of its discounted return (``wrl.ppo.RewardScaler``). Env return, alignment return and compliance are logged apart,
 unscaled.
 
 Base policy: ``workflow="all"`` trains one policy across all 120 workflows: each env
@@ -20,13 +20,9 @@ then fine-tune from it (``init_policy``).
 Budget: ``env_steps`` when set (not null), else ``episodes`` (finished episodes over all
 envs); checked after each update, so a run may overshoot by at most one rollout.
 
-Score (what GP-UCB sees): each env keeps a ring of its last 3 finished episodes' env
-returns; score = mean over envs of the mean of their ring, ``score_se`` its standard
-error over envs (sd of the per-env ring means / sqrt(envs)). ``compliance`` is the
-NaN-aware mean of the same episodes' compliance. Under a red mixture each ring entry
-also remembers its red agent: ``scores_by_red`` / ``score_se_by_red`` are the mean (and
-its standard error) of the ring entries of each red agent seen. NaN is written as null
-in score.json.
+Score (what GP-UCB sees): each env's last 3 finished episodes (``wrl.episodes``, which
+also writes ``episodes.parquet``): score, ``score_se``, compliance and per-red scores.
+NaN is written as null in score.json.
 
 Checkpoint/resume: every ``checkpoint_minutes`` (0: after every update) the logs are
 flushed and ``checkpoint.pt`` is written atomically (policy, optimiser, torch/numpy RNG
@@ -49,7 +45,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +54,11 @@ import yaml
 
 from wrl.atomic import atomic_write, clean_stale_temporaries, write_json
 from wrl.cli import UsageError
+from wrl.episodes import EPISODE_SCHEMA, EpisodeBook
 from wrl.logbook import Table, remove_parts
 from wrl.memory import History
 from wrl.config import load_config, validate_config
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
-from wrl.cage.red import RED_AGENTS
 from wrl.seeding import WORKFLOW_SALT, draw_indices
 from wrl.vec import make_vec
 from wrl.workflow import (
@@ -74,17 +69,10 @@ from wrl.workflow import (
 ALL = "all"  #: the workflow argument of a base policy (every env draws one per episode)
 _WORKFLOW_TEXT = np.array([format_workflow(w) for w in ALL_WORKFLOWS])
 
-RING = 3  #: finished episodes per env that enter the score
 FLUSH_EPISODES = 100  #: flush the logs once this many episode rows are buffered
 PROGRESS_EVERY_S = 30.0  #: seconds between plain progress lines when stderr is not a TTY
 LOG_NAMES = ("episodes.parquet", "updates.parquet")  #: the Parquet logs in out_dir
 
-EPISODE_SCHEMA = pa.schema([
-    ("workflow", pa.string()), ("env_id", pa.int32()), ("episode", pa.int64()),
-    ("red", pa.string()), ("env_return", pa.float64()), ("alignment_return", pa.float64()), ("compliance", pa.float64()),
-    ("fixes", pa.int32()), ("compliant_fixes", pa.int32()), ("first_impact_step", pa.int32()),
-    ("global_step", pa.int64()), ("wall_s", pa.float64()),
-])
 UPDATE_SCHEMA = pa.schema([
     ("update", pa.int64()), ("global_step", pa.int64()), ("policy_loss", pa.float64()),
     ("value_loss", pa.float64()), ("entropy", pa.float64()), ("approx_kl", pa.float64()),
@@ -111,13 +99,6 @@ def validate_train_config(train_cfg: dict) -> dict:
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
     return cfg
-
-
-def _se(values: np.ndarray) -> float:
-    """Standard error of the mean of float[n] ``values`` (NaN when n < 2)."""
-    if len(values) < 2:
-        return math.nan
-    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
 
 
 def pool_seed(seed: int, resumes: int) -> int:
@@ -197,19 +178,16 @@ class CandidateRun:
             self._warm_start(init_policy)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.ppo.lr, eps=1e-5)
-        self.global_step = self.updates = self.episodes_done = self.resumes = self.abandoned = 0
+        self.global_step = self.updates = self.resumes = self.abandoned = 0
         self.wall_before = 0.0
-        self.env_episode = np.zeros(n, np.int64)  # finished episodes per env
-        self.ring_ret = np.full((n, RING), np.nan)
-        self.ring_align = np.full((n, RING), np.nan)
-        self.ring_comp = np.full((n, RING), np.nan)
-        self.ring_red = np.full((n, RING), -1, np.int8)  # red agent code of each ring entry
         self.best_score, self.since_best = -math.inf, 0
         self.scaler = RewardScaler(n, self.ppo.gamma)
         parts = {"episodes": 0, "updates": 0}
         if ckpt is not None:
             parts = self._restore(ckpt)
-        self.episodes_log = Table(out / LOG_NAMES[0], EPISODE_SCHEMA, parts["episodes"])
+        self.book = EpisodeBook(n, Table(out / LOG_NAMES[0], EPISODE_SCHEMA, parts["episodes"]))
+        if ckpt is not None:
+            self.book.load(ckpt["book"])
         self.updates_log = Table(out / LOG_NAMES[1], UPDATE_SCHEMA, parts["updates"])
         self.pool_seed = pool_seed(cfg["seed"], self.resumes)
         self.env = make_vec(cfg["backend"], n, cfg["red"], cfg["green"], cfg["max_steps"],
@@ -219,10 +197,6 @@ class CandidateRun:
                                obs_dim=self.history.dim)
         self.onehots = torch.from_numpy(onehot_all()).to(self.device)
         self.env_wf = np.zeros(n, np.int64)  # workflow index of each env's episode (base policy)
-        # per-env accumulators of the episode in progress
-        self.ep_ret, self.ep_align = np.zeros(n), np.zeros(n)
-        self.ep_fixes, self.ep_compliant = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        self.ep_len, self.ep_impact = np.zeros(n, np.int64), np.full(n, -1, np.int64)
         self.t0 = time.monotonic()
 
     def _warm_start(self, path: str) -> None:
@@ -246,8 +220,7 @@ class CandidateRun:
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         np.random.set_state(ckpt["numpy_rng"])
         self.scaler.load(ckpt["reward_scale"])
-        for key in ("global_step", "updates", "episodes_done", "wall_before", "env_episode",
-                    "ring_ret", "ring_align", "ring_comp", "ring_red", "best_score", "since_best"):
+        for key in ("global_step", "updates", "wall_before", "best_score", "since_best"):
             setattr(self, key, ckpt[key])
         self.resumes = ckpt["resumes"] + 1
         in_progress = ckpt.get("in_progress", 0)
@@ -256,22 +229,24 @@ class CandidateRun:
               f"{in_progress} episodes in progress there are abandoned", file=sys.stderr, flush=True)
         return ckpt["parts"]
 
+    def flush_logs(self) -> None:
+        """Write the buffered rows of both logs as parts."""
+        self.book.log.flush()
+        self.updates_log.flush()
+
     def checkpoint(self) -> None:
         """Flush the logs and write ``checkpoint.pt`` atomically."""
-        self.episodes_log.flush()
-        self.updates_log.flush()
+        self.flush_logs()
         state = {
             "workflow": self.workflow, "config": self.cfg,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
             "numpy_rng": np.random.get_state(), "reward_scale": self.scaler.state(), "resumes": self.resumes, "pool_seed": self.pool_seed,
-            "global_step": self.global_step, "updates": self.updates, "episodes_done": self.episodes_done,
-            "wall_before": self.wall(), "env_episode": self.env_episode, "ring_ret": self.ring_ret,
-            "ring_align": self.ring_align, "ring_comp": self.ring_comp, "ring_red": self.ring_red,
-            "best_score": self.best_score, "since_best": self.since_best, "abandoned": self.abandoned,
-            "in_progress": int(np.count_nonzero(self.ep_len)),
-            "parts": {"episodes": self.episodes_log.parts, "updates": self.updates_log.parts},
+            "global_step": self.global_step, "updates": self.updates, "wall_before": self.wall(),
+            "book": self.book.state(), "best_score": self.best_score, "since_best": self.since_best,
+            "abandoned": self.abandoned, "in_progress": self.book.in_progress,
+            "parts": {"episodes": self.book.log.parts, "updates": self.updates_log.parts},
         }
         atomic_write(self.out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
 
@@ -279,53 +254,12 @@ class CandidateRun:
         """Seconds of training so far, over all runs of this candidate."""
         return self.wall_before + time.monotonic() - self.t0
 
-    def score(self) -> tuple[float, float, float]:
-        """(score, compliance, alignment return) over the rings; NaN before any episode."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rings before any episode
-            per_env = np.nanmean(self.ring_ret, axis=1)
-            return (float(np.nanmean(per_env)), float(np.nanmean(self.ring_comp)),
-                    float(np.nanmean(np.nanmean(self.ring_align, axis=1))))
-
-    def score_errors(self) -> dict:
-        """``score_se`` and, per red agent seen in the rings, its mean and standard error."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            per_env = np.nanmean(self.ring_ret, axis=1)
-        per_env = per_env[np.isfinite(per_env)]
-        out = {"score_se": _se(per_env), "scores_by_red": {}, "score_se_by_red": {}}
-        for code, name in enumerate(RED_AGENTS):
-            returns = self.ring_ret[(self.ring_red == code) & np.isfinite(self.ring_ret)]
-            if returns.size:
-                out["scores_by_red"][name] = float(returns.mean())
-                out["score_se_by_red"][name] = _se(returns)
-        return out
-
     def _end_episodes(self, done: np.ndarray) -> None:
         idx = np.flatnonzero(done)
-        comp = np.where(self.ep_fixes[idx] > 0, self.ep_compliant[idx] / np.maximum(self.ep_fixes[idx], 1), np.nan)
-        slot = self.env_episode[idx] % RING
-        self.ring_ret[idx, slot] = self.ep_ret[idx]
-        self.ring_align[idx, slot] = self.ep_align[idx]
-        self.ring_comp[idx, slot] = comp
-        self.ring_red[idx, slot] = self.ep_red[idx]
-        impact = self.ep_impact[idx]
-        self.episodes_log.append(
-            workflow=_WORKFLOW_TEXT[self.env_wf[idx]] if self.base else [self.workflow] * len(idx),
-            env_id=idx, episode=self.env_episode[idx],
-            red=[RED_AGENTS[c] for c in self.ep_red[idx]],
-            env_return=self.ep_ret[idx], alignment_return=self.ep_align[idx], compliance=comp,
-            fixes=self.ep_fixes[idx], compliant_fixes=self.ep_compliant[idx],
-            first_impact_step=[None if s < 0 else int(s) for s in impact],
-            global_step=np.full(len(idx), self.global_step), wall_s=np.full(len(idx), self.wall()))
-        self.env_episode[idx] += 1
-        self.episodes_done += len(idx)
-        for acc in (self.ep_ret, self.ep_align, self.ep_fixes, self.ep_compliant, self.ep_len):
-            acc[idx] = 0
-        self.ep_impact[idx] = -1
-        if self.episodes_log.buffered >= FLUSH_EPISODES:
-            self.episodes_log.flush()
-            self.updates_log.flush()
+        workflows = _WORKFLOW_TEXT[self.env_wf[idx]] if self.base else [self.workflow] * len(idx)
+        self.book.end(done, workflows, self.global_step, self.wall())
+        if self.book.log.buffered >= FLUSH_EPISODES:
+            self.flush_logs()
 
     @torch.no_grad()
     def collect(self) -> None:
@@ -358,17 +292,10 @@ class CandidateRun:
                 ro.bootstrap[t, cut_t] = self.model.value(torch.from_numpy(final).to(self.device),
                                                           None if wf is None else wf[cut_t])
             self.global_step += len(a)
-            self.ep_ret += reward
-            self.ep_align += align
-            self.ep_fixes += counted
-            self.ep_compliant += compliant
-            self.ep_len += 1
-            if "impact" in info:
-                first = info["impact"] & (self.ep_impact < 0)
-                self.ep_impact[first] = self.ep_len[first]
+            self.book.add_step(reward, align, counted, compliant, info.get("impact"))
             if done.any():
                 self._end_episodes(done)
-                self.ep_red[done] = info["red"][done]
+                self.book.red[done] = info["red"][done]
                 self._draw_workflows()
         wf = self.onehots[torch.from_numpy(self.env_wf).to(self.device)] if self.base else None
         ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device), wf))
@@ -377,19 +304,19 @@ class CandidateRun:
     def _budget(self) -> tuple[int, int, str]:
         if self.cfg["env_steps"] is not None:
             return self.global_step, self.cfg["env_steps"], "env-steps"
-        return self.episodes_done, self.cfg["episodes"], "episodes"
+        return self.book.episodes_done, self.cfg["episodes"], "episodes"
 
     def _draw_workflows(self) -> None:
         """Base policy: each env's workflow for its current episode, from (seed, env, episode)."""
         if self.base:
-            draw_indices(self.cfg["seed"], self.env_episode, WORKFLOW_SALT, NUM_WORKFLOWS, self.env_wf)
+            draw_indices(self.cfg["seed"], self.book.env_episode, WORKFLOW_SALT, NUM_WORKFLOWS, self.env_wf)
 
     def start(self) -> None:
         """Reset the env pool: every env starts a fresh episode."""
         obs, info = self.env.reset()
         self.obs = self.history.observe(obs, np.ones(self.cfg["envs"], bool))
         self.compromised = info["compromised"]
-        self.ep_red = info["red"].copy()
+        self.book.red[:] = info["red"]
         self._draw_workflows()
 
     def update(self) -> dict:
@@ -398,7 +325,7 @@ class CandidateRun:
         self.collect()
         stats = ppo_update(self.model, self.optimizer, self.rollout, self.ppo)
         self.updates += 1
-        score, compliance, _ = self.score()
+        score, compliance, _ = self.book.score()
         row = {"update": self.updates, "global_step": self.global_step, **stats, "score": score,
                "compliance": compliance,
                "steps_per_s": (self.global_step - step0) / max(time.monotonic() - t_start, 1e-9),
@@ -417,7 +344,7 @@ class CandidateRun:
         try:
             while self._budget()[0] < total:
                 row = self.update()
-                progress.update(self._budget()[0], {"episodes": self.episodes_done,
+                progress.update(self._budget()[0], {"episodes": self.book.episodes_done,
                                                     "steps/s": f"{row['steps_per_s']:.0f}",
                                                     "return": f"{row['score']:.1f}",
                                                     "compliance": f"{row['compliance']:.2f}"})
@@ -437,13 +364,13 @@ class CandidateRun:
         return self._finish(stop_reason)
 
     def _finish(self, stop_reason: str) -> dict:
-        score, compliance, align = self.score()
+        score, compliance, align = self.book.score()
         save_policy(self.model, self.out / "policy.pt")
-        self.episodes_log.finish()
+        self.book.log.finish()
         self.updates_log.finish()
         result = {
-            "workflow": self.workflow, "score": score, **self.score_errors(), "compliance": compliance,
-            "alignment_return": align, "episodes": int(self.episodes_done),
+            "workflow": self.workflow, "score": score, **self.book.score_errors(), "compliance": compliance,
+            "alignment_return": align, "episodes": int(self.book.episodes_done),
             "env_steps": int(self.global_step), "updates": self.updates, "wall_s": round(self.wall(), 3),
             "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
             "green": self.cfg["green"], "envs": self.cfg["envs"], "lam": self.cfg["lam"],
