@@ -1,10 +1,15 @@
-"""Benchmark (not a test): train all 120 workflows at the pipeline's per-candidate budget.
+"""Benchmark (not a test): train workflows at the pipeline's per-candidate budget, at several
+seeds, and say whether they differ beyond the seed-to-seed noise.
 
 Usage: .venv/bin/python dev/exhaustive.py [--config config.yaml] [--out results/exhaustive]
-Writes OUT/wf_{index}/ (as a pipeline candidate) and OUT/ranking.csv (every workflow,
-best score first). Rerunning skips finished workflows. With ``--compare BEST_CSV`` it
-prints where the pipeline's best workflow (first row of results/report/best_workflows.csv)
-ranks among the 120.
+       [--seeds 2] [--init-policy results/base/policy.pt] [--workflows 0,7,...|--every 5]
+       [--compare results/report/best_workflows.csv ...]
+Writes OUT/wf_{index}_s{seed}/ (as a pipeline candidate, fine-tuned from the base policy
+like the pipeline's candidates when --init-policy is given), OUT/runs.csv (one row per
+run), OUT/ranking.csv (per workflow: mean over seeds, best first) and prints the
+between- and within-workflow variance and the intraclass correlation
+(``wrl.ranking``). Rerunning skips finished runs. Each --compare file (a pipeline run's
+best_workflows.csv) prints where that pipeline's best workflow ranks.
 """
 import argparse
 from pathlib import Path
@@ -13,8 +18,15 @@ import pandas as pd
 
 from wrl.atomic import atomic_write
 from wrl.config import load_config
+from wrl.ranking import rank_workflows, variance_components
 from wrl.train import train_candidate
-from wrl.workflow import ALL_WORKFLOWS, format_workflow
+from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow
+
+
+def _indices(args) -> list[int]:
+    if args.workflows:
+        return [int(i) for i in args.workflows.split(",")]
+    return list(range(0, NUM_WORKFLOWS, args.every))
 
 
 def main() -> None:
@@ -22,25 +34,37 @@ def main() -> None:
     parser.add_argument("--config", default="config.yaml")
     parser.add_argument("--out", default="results/exhaustive")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--compare", default=None, help="the pipeline's best_workflows.csv")
+    parser.add_argument("--seeds", type=int, default=2, help="runs per workflow (seeds 0..K-1)")
+    parser.add_argument("--init-policy", default=None, help="policy.pt every run starts from (the base)")
+    parser.add_argument("--workflows", default=None, help="comma-separated workflow indices (default: all)")
+    parser.add_argument("--every", type=int, default=1, help="every n-th workflow (default 1: all 120)")
+    parser.add_argument("--compare", nargs="*", default=[], help="pipeline best_workflows.csv files")
     args = parser.parse_args()
     train_cfg = load_config(args.config)["train"]
     rows = []
-    for i, wf in enumerate(ALL_WORKFLOWS):
-        score = train_candidate(train_cfg, format_workflow(wf), Path(args.out) / f"wf_{i}",
-                                threads=args.threads)
-        rows.append({"index": i, "workflow": score["workflow"], "score": score["score"],
-                     "compliance": score["compliance"]})
-        print(f"{i:3d} {score['workflow']:45s} {score['score']:9.2f}", flush=True)
-    ranking = pd.DataFrame(rows).sort_values("score", ascending=False, ignore_index=True)
-    ranking["rank"] = range(1, len(ranking) + 1)
+    for i in _indices(args):
+        for seed in range(args.seeds):
+            score = train_candidate(train_cfg | {"seed": seed}, format_workflow(ALL_WORKFLOWS[i]),
+                                    Path(args.out) / f"wf_{i}_s{seed}", init_policy=args.init_policy,
+                                    threads=args.threads)
+            rows.append({"index": i, "workflow": score["workflow"], "seed": seed, "score": score["score"],
+                         "score_se": score["score_se"], "compliance": score["compliance"],
+                         "wall_s": score["wall_s"]})
+            print(f"{i:3d} s{seed} {score['workflow']:45s} {score['score']:9.2f}", flush=True)
+    runs = pd.DataFrame(rows)
+    ranking = rank_workflows(runs)
+    atomic_write(Path(args.out) / "runs.csv", lambda tmp: runs.to_csv(tmp, index=False))
     atomic_write(Path(args.out) / "ranking.csv", lambda tmp: ranking.to_csv(tmp, index=False))
     print(ranking.head(10).to_string(index=False))
-    if args.compare:
-        best = pd.read_csv(args.compare).iloc[0]["workflow"]
-        row = ranking[ranking["workflow"] == best].iloc[0]
-        print(f"summary: the pipeline's best workflow {best} ranks {row['rank']} of 120 "
-              f"(exhaustive score {row['score']:.2f}; exhaustive best {ranking['score'][0]:.2f})")
+    if args.seeds >= 2:
+        v = variance_components(runs)
+        print(f"variance: between {v['var_between']:.2f}, within {v['var_within']:.2f} "
+              f"(seed sd {v['seed_sd']:.2f}); ICC(1) = {v['icc']:.3f} over {v['workflows']} workflows x {v['k']} seeds")
+    for path in args.compare:
+        best = pd.read_csv(path).iloc[0]["workflow"]
+        hit = ranking[ranking["workflow"] == best]
+        where = f"ranks {int(hit['rank'].iloc[0])} of {len(ranking)}" if len(hit) else "was not among the ranked"
+        print(f"summary: {path}: the pipeline's best workflow {best} {where}")
 
 
 if __name__ == "__main__":
