@@ -1,19 +1,20 @@
 """Quick fidelity suite: the numba simulator against the real CybORG, pair by pair.
 
 The CybORG episodes are the cost (about 250 env-steps/s on 2 cores), so CI plays 40
-episodes per backend for seven pairs; ``wrl fidelity --episodes 1000`` is the full run.
+episodes per backend for eight pairs (one a red mixture); ``wrl fidelity --episodes 1000`` is the full run.
 Seeds are fixed, so each test's outcome is deterministic.
 """
 import numpy as np
 import pandas as pd
 import pytest
 
-from wrl.fidelity import NO_IMPACT, TESTS, compare, markdown_report, run_pair, summary_line
+from wrl.fidelity import MIXTURE, NO_IMPACT, TESTS, compare, markdown_report, run_pair, summary_line
 
 QUICK_PAIRS = [
     ("sleep", "b_line", "sleep"), ("sleep", "meander", "sleep"), ("random", "b_line", "sleep"),
     ("react_restore", "meander", "sleep"), ("decoy_heavy", "b_line", "sleep"),
     ("restore_opserver", "b_line", "sleep"), ("sleep", "b_line", "random"),
+    ("react_restore", MIXTURE, "sleep"),  # a red mixture, drawn per episode
 ]
 
 

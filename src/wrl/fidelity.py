@@ -23,10 +23,13 @@ from wrl.atomic import atomic_write
 from wrl.cage.scenario import MAX_STEPS
 from wrl.evaluate import play
 
+#: a red mixture: each env draws its red per episode, the same draws on both backends
+MIXTURE = "b_line:0.45,meander:0.45,sleep:0.1"
 #: (blue policy, red, green) pairs of the suite.
 PAIRS: tuple[tuple[str, str, str], ...] = tuple(
     (p, r, "sleep") for p in ("sleep", "random", "react_restore", "decoy_heavy", "restore_opserver")
-    for r in ("b_line", "meander")) + (("sleep", "b_line", "random"), ("random", "meander", "random"))
+    for r in ("b_line", "meander")) + (("sleep", "b_line", "random"), ("random", "meander", "random"),
+                                        ("react_restore", MIXTURE, "sleep"))
 
 #: Test thresholds. return: |diff| <= 3 combined SE (and, reported, within 2% of
 #: CybORG's mean, at least 1.0); curve: max over steps of |diff_t|/SE_t <= 4 (about a
