@@ -61,7 +61,7 @@ from wrl.workflow import (
 )
 
 EMBEDDING = pairwise_embedding_all()
-#: seed-to-seed sd of a candidate's score at the default train budget (docs/pipeline.md)
+#: the GP noise floor; provisional: the seed-to-seed sd it stands for is not yet measured (docs/pipeline.md)
 DEFAULT_NOISE_SD = 5.0
 #: int[120, 120]: Kendall distance between every pair of workflows (0..10).
 KENDALL = (EMBEDDING[:, None, :] != EMBEDDING[None, :, :]).sum(axis=2)
