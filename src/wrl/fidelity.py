@@ -22,6 +22,7 @@ from scipy import stats
 from wrl.atomic import atomic_write
 from wrl.cage.scenario import MAX_STEPS
 from wrl.evaluate import play
+from wrl.fidelity_rules import REFERENCE_DIR, run_rules
 
 #: (blue policy, red, green) pairs of the suite.
 PAIRS: tuple[tuple[str, str, str], ...] = tuple(
@@ -115,19 +116,36 @@ def markdown_report(table: pd.DataFrame, seconds: float) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``wrl fidelity``."""
-    parser.add_argument("--episodes", type=int, default=100,
-                        help="episodes per pair and backend (default 100; the full suite: 1000)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes per pair and backend (default 100; the full suite: 1000; "
+                             "with --rules: numba episodes per pair, default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     parser.add_argument("--workers", type=int, default=None,
                         help="CybORG pool processes (default: all cores)")
     parser.add_argument("--out", default=None,
                         help="directory for fidelity.parquet, episodes.parquet and report.md")
+    parser.add_argument("--rules", action="store_true",
+                        help="per-rule report (wrl.fidelity_rules) on the decoy-heavy pairs; "
+                             "--episodes is then numba's episode count (default 20000)")
+    parser.add_argument("--cyborg-episodes", type=int, default=1600,
+                        help="--rules: CybORG episodes per pair (default 1600)")
+    parser.add_argument("--reference", default=str(REFERENCE_DIR),
+                        help="--rules: directory of cached CybORG logs, filled when short "
+                             "(default tests/data/fidelity_rules)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="--rules: play CybORG afresh, neither read nor write the cache")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run every pair of PAIRS on both backends, print the table, optionally write it."""
     from wrl.cli import UsageError
 
+    if args.rules:
+        args.episodes = 20000 if args.episodes is None else args.episodes
+        if min(args.episodes, args.cyborg_episodes) < 2:
+            raise UsageError("--episodes/--cyborg-episodes: need at least 2 episodes per pair")
+        return run_rules(args)
+    args.episodes = 100 if args.episodes is None else args.episodes
     if args.episodes < 2:
         raise UsageError(f"--episodes {args.episodes}: need at least 2 episodes per pair")
     t0 = time.perf_counter()
