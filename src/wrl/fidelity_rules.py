@@ -95,33 +95,42 @@ def play_logged(policy: str, backend: str, red: str, episodes: int, green: str =
     return log.reset_index(drop=True)
 
 
+def _events(x: pd.DataFrame, outcome, **keys) -> pd.DataFrame:
+    """A rule's events: episode, group (``keys`` written 'name=value ...') and outcome."""
+    group = pd.Series("", index=x.index)
+    for name, values in keys.items():
+        group = group + f" {name}=" + pd.Series(np.asarray(values), index=x.index).astype(str)
+    return pd.DataFrame({"episode": x["episode"], "group": group.str.strip(),
+                         "outcome": np.asarray(outcome)})
+
+
+def _exploits(log: pd.DataFrame) -> pd.DataFrame:
+    """The exploit attempts that ran (an unscanned IP has none)."""
+    return log[(log["kind"] == R_EXPLOIT) & (log["exploit"] >= 0)]
+
+
 def _exploit_choice(log: pd.DataFrame) -> pd.DataFrame:
-    """Exploit chosen, given the target and red's known ports (exploits that ran)."""
-    x = log[(log["kind"] == R_EXPLOIT) & (log["exploit"] >= 0)]
-    return pd.DataFrame({"episode": x["episode"], "group": "host=" + x["target"].astype(str) + " ports=" + x["ports"].astype(str),
-                         "outcome": x["exploit"]})
+    """Exploit chosen, given the target and red's known ports."""
+    x = _exploits(log)
+    return _events(x, x["exploit"], host=x["target"], ports=x["ports"])
 
 
 def _exploit_success(log: pd.DataFrame) -> pd.DataFrame:
     """Exploit success, given the target, its decoys and the exploit chosen."""
-    x = log[(log["kind"] == R_EXPLOIT) & (log["exploit"] >= 0)]
-    return pd.DataFrame({"episode": x["episode"], "group": "host=" + x["target"].astype(str) + " decoys=" + x["decoys"].astype(str)
-                         + " exploit=" + x["exploit"].astype(str), "outcome": x["success"]})
+    x = _exploits(log)
+    return _events(x, x["success"], host=x["target"], decoys=x["decoys"], exploit=x["exploit"])
 
 
 def _scan_result(log: pd.DataFrame) -> pd.DataFrame:
     """Ports a port scan reports (red's knowledge after it), given the target and its decoys."""
     x = log[log["kind"] == R_DISCOVER_SERVICES]
-    return pd.DataFrame({"episode": x["episode"], "group": "host=" + x["target"].astype(str) + " decoys=" + x["decoys"].astype(str),
-                         "outcome": x["ports"]})
+    return _events(x, x["ports"], host=x["target"], decoys=x["decoys"])
 
 
 def _escalate_success(log: pd.DataFrame) -> pd.DataFrame:
     """Escalate success, given the target and whether red held it just before."""
     x = log[log["kind"] == R_ESCALATE]
-    held = _bit(x["comp_before"], x["target"])
-    return pd.DataFrame({"episode": x["episode"], "group": "host=" + x["target"].astype(str) + " held=" + held.astype(str),
-                         "outcome": x["success"]})
+    return _events(x, x["success"], host=x["target"], held=_bit(x["comp_before"], x["target"]))
 
 
 def _next_action(log: pd.DataFrame) -> pd.DataFrame:
@@ -130,9 +139,8 @@ def _next_action(log: pd.DataFrame) -> pd.DataFrame:
     nxt = log.shift(-1)
     same = (nxt["episode"] == log["episode"]) & (log["t"] < MAX_STEPS - 1)
     x, y = log[same], nxt[same].astype(np.int64)
-    return pd.DataFrame({"episode": x["episode"], "group": "kind=" + x["kind"].astype(str) + " host=" + x["target"].astype(str)
-                         + " ok=" + x["success"].astype(str),
-                         "outcome": y["kind"] * 100 + y["target"]})
+    return _events(x, y["kind"] * 100 + y["target"], kind=x["kind"], host=x["target"],
+                   ok=x["success"])
 
 
 def _remove_effect(log: pd.DataFrame) -> pd.DataFrame:
@@ -140,10 +148,9 @@ def _remove_effect(log: pd.DataFrame) -> pd.DataFrame:
     (red's own action in the same step can re-take it: that is part of the rule)."""
     remove = ACTION_KIND[log["action"]] == KIND_INDEX["Remove"]
     host = ACTION_HOST[log["action"]].astype(np.int64)
-    was = _bit(log["comp_before"], host)
-    x = log[remove & (was == 1) & (log["comp_after"] >= 0)]
-    h = pd.Series(host[x.index], index=x.index)
-    return pd.DataFrame({"episode": x["episode"], "group": "host=" + h.astype(str), "outcome": _bit(x["comp_after"], h)})
+    keep = remove & (_bit(log["comp_before"], host) == 1) & (log["comp_after"] >= 0)
+    x, h = log[keep], host[keep.to_numpy()]
+    return _events(x, _bit(x["comp_after"], h), host=h)
 
 
 #: rule name -> function(log) -> frame with ``group`` and ``outcome`` per event
