@@ -19,10 +19,10 @@ from wrl.vec import make_vec
 
 #: numba episodes per pair in CI; the CybORG side is the whole cached reference
 CI_EPISODES = 5000
-#: CI's return tests: |diff| <= 3 combined SE, and TOST equivalence within this fraction
-#: of CybORG's mean (5% level); 2% needs about 10^4 CybORG episodes per pair (see
-#: docs/fidelity.md)
-RETURN_Z, TOST_MARGIN = 3.0, 0.05
+#: CI's return tests: |diff| <= 3 combined SE, and TOST equivalence (5% level) within
+#: this fraction of CybORG's return sd, a small standardised effect. A margin of 2% of
+#: the mean needs 1,750-9,400 CybORG episodes per pair (docs/fidelity.md); 800 are cached.
+RETURN_Z, TOST_MARGIN_SD = 3.0, 0.15
 
 
 @pytest.mark.parametrize("backend", ["numba", "cyborg"])
@@ -33,7 +33,8 @@ def test_red_action_log_has_the_same_meaning_in_both_backends(backend):
         for _ in range(15):
             _, _, _, _, info = env.step(np.zeros(2, np.int64))
             assert info["red_action"].shape == (2, sim.RL_N)
-            assert np.array_equal(info["impact"], info["red_action"][:, sim.RL_KIND] == sim.R_IMPACT)
+            kind = info["red_action"][:, sim.RL_KIND]
+            assert np.array_equal(info["impact"], kind == sim.R_IMPACT)
             rows.append(info["red_action"].copy())
     first = rows[0][0]  # B_line's ping sweep of the User subnet (index 0) succeeds
     assert tuple(first) == (sim.R_DISCOVER_SYSTEMS, 0, -1, 1, 0, 0)
@@ -83,8 +84,8 @@ def test_clustered_events_count_as_fewer_independent_ones():
 def test_tost_shows_equivalence_only_within_the_margin():
     rng = np.random.default_rng(0)
     ref = rng.normal(-100, 10, 4000)
-    assert tost(rng.normal(-100, 10, 4000), ref)["p"] < 0.05
-    far = tost(rng.normal(-104, 10, 4000), ref)
+    assert tost(rng.normal(-100, 10, 4000), ref, 2.0)["p"] < 0.05
+    far = tost(rng.normal(-104, 10, 4000), ref, 2.0)
     assert far["p"] > 0.5 and far["margin_resolvable"] > 0.03
 
 
@@ -107,6 +108,6 @@ def test_numba_matches_cached_cyborg_rule_by_rule(policy, red):
     worst = rules.nsmallest(3, "p")[["rule", "group", "freq_numba", "freq_cyborg", "p_holm"]]
     assert len(rules) >= 20 and rules["ok"].all(), worst.to_string()
     ra, rb = episode_returns(sim_log), episode_returns(ref)
-    eq = tost(ra, rb, TOST_MARGIN)
+    eq = tost(ra, rb, TOST_MARGIN_SD * rb.std(ddof=1))
     assert abs(eq["diff"]) <= RETURN_Z * eq["se"], eq
     assert eq["p"] < 0.05, eq

@@ -4,9 +4,9 @@ For each (blue policy, red, green) pair in ``PAIRS`` both backends play the same
 of 100-step episodes through ``wrl.evaluate.play``, which records per episode the
 return, the reward of every step, the frequency of each of the 52 observation bits and
 the first step at which red's action is Impact (numba: ``info["impact"]``; CybORG: the
-pool's ``info["impact"]``, i.e. ``type(cy.get_last_action("Red")) is Impact``; 101 when
+pool's ``info["impact"]``, i.e. ``CyborgEnv.red_record()``'s kind is Impact; 101 when
 red never impacts). ``compare`` applies four tests (see ``TESTS``); a pair passes when
-all four do.
+all four do. ``--rules`` runs the per-rule report of ``wrl.fidelity_rules`` instead.
 """
 from __future__ import annotations
 
@@ -127,8 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", action="store_true",
                         help="per-rule report (wrl.fidelity_rules) on the decoy-heavy pairs; "
                              "--episodes is then numba's episode count (default 20000)")
-    parser.add_argument("--cyborg-episodes", type=int, default=1600,
-                        help="--rules: CybORG episodes per pair (default 1600)")
+    parser.add_argument("--cyborg-episodes", type=int, default=800,
+                        help="--rules: CybORG episodes per pair (default 800, the cached ones)")
     parser.add_argument("--reference", default=str(REFERENCE_DIR),
                         help="--rules: directory of cached CybORG logs, filled when short "
                              "(default tests/data/fidelity_rules)")

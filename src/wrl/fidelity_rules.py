@@ -36,6 +36,8 @@ assert len(LOG_COLUMNS) == RL_N
 MIN_COUNT = 20
 #: family-wise significance level (Holm) of the per-rule report
 ALPHA = 0.01
+#: the report's TOST margin, as a fraction of CybORG's mean return
+EQUIV_FRAC = 0.02
 #: (blue policy, red) pairs of the per-rule report: the decoy-heavy baselines
 RULE_PAIRS: tuple[tuple[str, str], ...] = (
     ("decoy_remove", "b_line"), ("decoy_all", "b_line"), ("decoy_all", "meander"))
@@ -198,6 +200,15 @@ def _test(ga: pd.DataFrame, gb: pd.DataFrame) -> float:
     return float(stats.chi2.sf(x2 / deff, len(outcomes) - 1))
 
 
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of float[m] p-values (same order)."""
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    return adjusted
+
+
 def compare_rules(sim: pd.DataFrame, ref: pd.DataFrame, min_count: int = MIN_COUNT) -> pd.DataFrame:
     """One row per (rule, group) with at least ``min_count`` events in both logs.
 
@@ -222,10 +233,7 @@ def compare_rules(sim: pd.DataFrame, ref: pd.DataFrame, min_count: int = MIN_COU
                          "p": _test(ga, gb)})
     table = pd.DataFrame(rows)
     if len(table):
-        order = np.argsort(table["p"].to_numpy())
-        m = len(table)
-        adj = np.minimum(1.0, np.maximum.accumulate(table["p"].to_numpy()[order] * (m - np.arange(m))))
-        table.loc[table.index[order], "p_holm"] = adj
+        table["p_holm"] = _holm(table["p"].to_numpy())
         table["ok"] = table["p_holm"] >= ALPHA
     return table
 
@@ -259,8 +267,8 @@ def episode_returns(log: pd.DataFrame) -> np.ndarray:
     return log.groupby("episode")["reward"].sum().to_numpy(np.float64)
 
 
-def tost(sim: np.ndarray, ref: np.ndarray, margin_frac: float = 0.02) -> dict:
-    """Two one-sided Welch tests that |mean(sim) - mean(ref)| < margin_frac * |mean(ref)|.
+def tost(sim: np.ndarray, ref: np.ndarray, margin: float) -> dict:
+    """Two one-sided Welch tests that |mean(sim) - mean(ref)| < ``margin`` (return units).
 
     Returns diff, se, margin, p (the larger one-sided p-value: equivalence is shown at
     level a when p < a) and ``margin_resolvable``: the smallest margin, as a fraction of
@@ -270,13 +278,12 @@ def tost(sim: np.ndarray, ref: np.ndarray, margin_frac: float = 0.02) -> dict:
     va, vb = sim.var(ddof=1) / len(sim), ref.var(ddof=1) / len(ref)
     se = float(np.sqrt(va + vb))
     dof = (va + vb) ** 2 / (va ** 2 / (len(sim) - 1) + vb ** 2 / (len(ref) - 1))
-    margin = margin_frac * abs(float(ref.mean()))
     p = max(stats.t.sf((diff + margin) / se, dof), stats.t.cdf((diff - margin) / se, dof))
-    return {"diff": diff, "se": se, "margin": margin, "p": float(p),
+    return {"diff": diff, "se": se, "margin": float(margin), "p": float(p),
             "margin_resolvable": (abs(diff) + 1.645 * se) / abs(float(ref.mean()))}
 
 
-def rules_report(pairs=RULE_PAIRS, episodes: int = 20000, cyborg_episodes: int = 1600,
+def rules_report(pairs=RULE_PAIRS, episodes: int = 20000, cyborg_episodes: int = CHUNK,
                  seed: int = 0, reference: Path | None = REFERENCE_DIR,
                  workers: int | None = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-rule and return comparison of every pair: (rule rows of ``compare_rules`` with
@@ -296,7 +303,7 @@ def rules_report(pairs=RULE_PAIRS, episodes: int = 20000, cyborg_episodes: int =
         ra, rb = episode_returns(sim), episode_returns(ref)
         returns.append({"policy": policy, "red": red, "numba_episodes": len(ra),
                         "cyborg_episodes": len(rb), "numba_mean": ra.mean(),
-                        "cyborg_mean": rb.mean(), **tost(ra, rb),
+                        "cyborg_mean": rb.mean(), **tost(ra, rb, EQUIV_FRAC * abs(rb.mean())),
                         "rule_groups": len(table), "rule_fails": int((~table["ok"]).sum())})
         print(f"{policy} vs {red}: {len(table)} rule groups, "
               f"{returns[-1]['rule_fails']} deviate", file=sys.stderr, flush=True)
