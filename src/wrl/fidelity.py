@@ -22,7 +22,7 @@ from scipy import stats
 from wrl.atomic import atomic_write
 from wrl.cage.scenario import MAX_STEPS
 from wrl.evaluate import play
-from wrl.fidelity_rules import REFERENCE_DIR, run_rules
+from wrl.fidelity_rules import CACHED_EPISODES, REFERENCE_DIR, run_rules
 
 #: (blue policy, red, green) pairs of the suite.
 PAIRS: tuple[tuple[str, str, str], ...] = tuple(
@@ -127,8 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", action="store_true",
                         help="per-rule report (wrl.fidelity_rules) on the decoy-heavy pairs; "
                              "--episodes is then numba's episode count (default 20000)")
-    parser.add_argument("--cyborg-episodes", type=int, default=800,
-                        help="--rules: CybORG episodes per pair (default 800, the cached ones)")
+    parser.add_argument("--cyborg-episodes", type=int, default=CACHED_EPISODES,
+                        help=f"--rules: CybORG episodes per pair (default {CACHED_EPISODES}, "
+                             "the cached ones)")
     parser.add_argument("--reference", default=str(REFERENCE_DIR),
                         help="--rules: directory of cached CybORG logs, filled when short "
                              "(default tests/data/fidelity_rules)")

@@ -7,9 +7,8 @@ conditional frequencies (e.g. P(exploit e | red's known ports)), and ``compare_r
 tests, group by group, whether numba's conditional distribution equals CybORG's
 (chi-square test of homogeneity with a Rao-Scott design-effect correction, since the
 events of one episode are correlated), with Holm's correction over all groups of all
-rules. These tests are far more
-sensitive than episode returns: a rule that fires in a few percent of steps shows up
-here long before it moves the mean return by 2%.
+rules. These tests are far more sensitive than episode returns: a rule that fires in
+a few percent of steps shows up here long before it moves the mean return by 2%.
 """
 from __future__ import annotations
 
@@ -23,10 +22,7 @@ from scipy import stats
 
 from wrl.baselines import make_baseline
 from wrl.cage.scenario import ACTION_HOST, ACTION_KIND, KIND_INDEX, MAX_STEPS
-from wrl.cage.sim import (
-    R_DISCOVER_SERVICES, R_ESCALATE, R_EXPLOIT, RL_DECOYS, RL_EXPLOIT, RL_KIND, RL_N, RL_PORTS,
-    RL_SUCCESS, RL_TARGET,
-)
+from wrl.cage.sim import R_DISCOVER_SERVICES, R_ESCALATE, R_EXPLOIT, RL_N
 from wrl.vec import make_vec
 
 #: per-step log columns (red record first, in ``RL_*`` order)
@@ -46,6 +42,8 @@ REFERENCE_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "fideli
 #: envs per pool when collecting logs (the CybORG reference depends on it: episode order)
 #: and episodes per seed of the CybORG reference
 CYBORG_ENVS, NUMBA_ENVS, CHUNK = 32, 1000, 800
+#: CybORG episodes per pair in the committed cache
+CACHED_EPISODES = 1600
 #: compact dtypes of the cached logs
 _DTYPES = {"episode": np.int32, "t": np.int8, "action": np.int16, "kind": np.int8,
            "target": np.int8, "exploit": np.int8, "success": np.int8, "ports": np.int16,
@@ -209,12 +207,14 @@ def _holm(p: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def compare_rules(sim: pd.DataFrame, ref: pd.DataFrame, min_count: int = MIN_COUNT) -> pd.DataFrame:
+def compare_rules(sim: pd.DataFrame, ref: pd.DataFrame,
+                  min_count: int = MIN_COUNT) -> pd.DataFrame:
     """One row per (rule, group) with at least ``min_count`` events in both logs.
 
     Columns: rule, group, n_numba, n_cyborg, the most frequent outcome (in CybORG) and its
-    frequency in each backend, the largest |frequency difference| over outcomes,
-    p (homogeneity test, ``_test``), p_holm (Holm-adjusted over all rows) and ok (p_holm >= ALPHA).
+    frequency in each backend, the largest |frequency difference| over outcomes, p
+    (homogeneity test, ``_test``), p_holm (Holm-adjusted over all rows) and ok
+    (p_holm >= ALPHA).
     """
     rows = []
     for rule, fn in RULES.items():
@@ -283,7 +283,8 @@ def tost(sim: np.ndarray, ref: np.ndarray, margin: float) -> dict:
             "margin_resolvable": (abs(diff) + 1.645 * se) / abs(float(ref.mean()))}
 
 
-def rules_report(pairs=RULE_PAIRS, episodes: int = 20000, cyborg_episodes: int = CHUNK,
+def rules_report(pairs=RULE_PAIRS, episodes: int = 20000,
+                 cyborg_episodes: int = CACHED_EPISODES,
                  seed: int = 0, reference: Path | None = REFERENCE_DIR,
                  workers: int | None = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-rule and return comparison of every pair: (rule rows of ``compare_rules`` with
