@@ -2,10 +2,12 @@
 import numpy as np
 import pytest
 
-from wrl.baselines import DECOY_PLAN, make_baseline
+from wrl.baselines import DECOY_ALL_PLAN, DECOY_PLAN, DECOY_REMOVE_PLAN, make_baseline
+from wrl.cage import sim
 from wrl.cage.scenario import (
-    ANALYSE0, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, REMOVE0, RESTORE0, SLEEP,
+    ACTION_HOST, ANALYSE0, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, REMOVE0, RESTORE0, SLEEP,
 )
+from wrl.cage.sim_env import SimVecEnv
 from wrl.vec import make_vec
 
 
@@ -21,8 +23,8 @@ def obs_with(**flags):
 def test_every_baseline_returns_valid_int64_actions_deterministically():
     obs = np.random.default_rng(0).integers(0, 2, (5, OBS_DIM)).astype(np.float32)
     info = {"compromised": np.random.default_rng(1).integers(0, 2, (5, NUM_HOSTS)).astype(bool)}
-    for name in ("sleep", "random", "react_restore", "decoy_heavy", "restore_opserver",
-                 "oracle:user,op_host,op_server,enterprise,defender"):
+    for name in ("sleep", "random", "react_restore", "decoy_heavy", "decoy_remove", "decoy_all",
+                 "restore_opserver", "oracle:user,op_host,op_server,enterprise,defender"):
         a, b = make_baseline(name, 5, seed=3), make_baseline(name, 5, seed=3)
         for _ in range(3):
             x, y = a.act(obs, info), b.act(obs, info)
@@ -85,3 +87,26 @@ def test_oracle_beats_sleep_on_the_simulator():
                 total += r
             means[name] = total.mean()
     assert means["oracle:op_server,enterprise,op_host,defender,user"] > means["sleep"] + 500
+
+
+@pytest.mark.parametrize("name,plan", [("decoy_remove", DECOY_REMOVE_PLAN),
+                                       ("decoy_all", DECOY_ALL_PLAN)])
+def test_decoy_then_remove_policies_place_their_plan_then_remove_round_robin(name, plan):
+    p = make_baseline(name, 2)
+    obs = np.zeros((2, OBS_DIM), np.float32)
+    acts = [p.act(obs, {})[0] for _ in range(len(plan) + 2 * NUM_HOSTS)]
+    assert np.array_equal(acts[:len(plan)], plan)
+    assert acts[len(plan):] == [REMOVE0 + h for h in range(NUM_HOSTS)] * 2
+    p.reset(np.array([True, False]))
+    assert p.act(obs, {})[0] == plan[0]
+
+
+def test_every_planned_decoy_is_placed_on_a_fresh_network():
+    for plan in (DECOY_REMOVE_PLAN, DECOY_ALL_PLAN):
+        env = SimVecEnv(1, "sleep")
+        env.reset()
+        for a in plan:
+            h = ACTION_HOST[a]
+            before = env._hosts[0, h, sim.H_DECOYS], env._hosts[0, h, sim.H_VSFTPD]
+            env.step(np.array([a]))
+            assert (env._hosts[0, h, sim.H_DECOYS], env._hosts[0, h, sim.H_VSFTPD]) != before

@@ -4,7 +4,7 @@ import pytest
 
 from wrl.cage import sim
 from wrl.cage.scenario import (
-    DECOY0, HOST_INDEX, HOSTS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, RESTORE0, action_id,
+    ACTION_HOST, DECOY0, HOST_INDEX, HOSTS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, RESTORE0, action_id,
 )
 from wrl.cage.sim_env import SERIAL_BELOW, SimVecEnv
 from wrl.cage.sim_tables import BASE_CONN, DECOY_PORT, IS_WINDOWS, PORTS
@@ -167,10 +167,11 @@ def test_decoy_placement_matches_cyborg_on_every_host():
     sim_env.reset()
     acts = DECOY0 + np.arange(104)
     sim_env.step(acts)
-    placed_sim = sim_env._hosts[np.arange(104), acts % NUM_HOSTS, sim.H_DECOYS] > 0
+    placed_sim = sim_env._hosts[np.arange(104), ACTION_HOST[acts], sim.H_DECOYS] > 0
+    assert 0 < placed_sim.sum() < 104
     for k, a in enumerate(acts):
         env.reset()
-        name = HOSTS[a % NUM_HOSTS]
+        name = HOSTS[ACTION_HOST[a]]
         before = len(env._state.hosts[name].processes)
         env.step(int(a))
         placed = len(env._state.hosts[name].processes) > before

@@ -11,6 +11,12 @@ Every policy has ``act(obs float32[N,52], info) -> int64[N]`` and ``reset(mask b
   finds red's files turns the host Privileged, so it is restored next); otherwise Sleep.
 - ``decoy_heavy``: the first ``len(DECOY_PLAN)`` steps of each episode place the decoys
   of ``DECOY_PLAN`` on Op_Server0 and the Enterprise hosts, then plays ``react_restore``.
+- ``decoy_remove``: the first ``len(DECOY_REMOVE_PLAN)`` steps place the decoys of
+  ``DECOY_REMOVE_PLAN`` (Enterprise hosts, two on Op_Server0, user hosts), then Remove
+  round-robin over the 13 hosts in host order (issue 13's decoy-heavy policy).
+- ``decoy_all``: the same with ``DECOY_ALL_PLAN``: 20 decoys, the user hosts' first (so
+  that B_line's first port scan can see them), every decoy kind, Vsftpd on hosts without
+  port 80 and stacked on User3/4's.
 - ``restore_opserver``: Restore Op_Server0 on the first step of each episode, then Sleep
   (after a Restore, CybORG's Impact no longer stops OTService that episode).
 - ``oracle:W``: from the true state ``info["compromised"]``: Restore the first compromised
@@ -26,7 +32,8 @@ from wrl.cage.scenario import (
 )
 from wrl.workflow import type_ranks
 
-NAMES = ("sleep", "random", "react_restore", "decoy_heavy", "restore_opserver", "oracle:W")
+NAMES = ("sleep", "random", "react_restore", "decoy_heavy", "decoy_remove", "decoy_all",
+         "restore_opserver", "oracle:W")
 
 #: Host priority of react_restore (first match is acted on).
 REACT_ORDER = np.array([HOST_INDEX[h] for h in (
@@ -39,6 +46,26 @@ DECOY_PLAN = np.array([action_id(k, h) for k, h in (
     ("DecoyHarakaSMPT", "Enterprise0"), ("DecoyTomcat", "Enterprise0"), ("DecoyApache", "Enterprise0"),
     ("DecoyFemitter", "Enterprise1"), ("DecoyFemitter", "Enterprise2"),
     ("DecoyHarakaSMPT", "Op_Host0"), ("DecoyTomcat", "Op_Host0"))], np.int64)
+
+#: decoy_remove's opening: ten decoys that each host accepts (Vsftpd on User3/4 stacks a
+#: second listener on their port 80).
+DECOY_REMOVE_PLAN = np.array([action_id(k, h) for k, h in (
+    ("DecoyFemitter", "Enterprise1"), ("DecoyFemitter", "Enterprise2"),
+    ("DecoyHarakaSMPT", "Enterprise0"), ("DecoyHarakaSMPT", "Op_Server0"),
+    ("DecoyTomcat", "Op_Server0"), ("DecoyApache", "User1"), ("DecoyFemitter", "User2"),
+    ("DecoyVsftpd", "User3"), ("DecoyVsftpd", "User4"), ("DecoyTomcat", "Enterprise0"))], np.int64)
+#: decoy_all's opening (see the module doc).
+DECOY_ALL_PLAN = np.array([action_id(k, h) for k, h in (
+    ("DecoyApache", "User1"), ("DecoyFemitter", "User2"), ("DecoySSHD", "User3"),
+    ("DecoyVsftpd", "User4"), ("DecoySmss", "User1"), ("DecoySvchost", "User1"),
+    ("DecoySSHD", "User2"), ("DecoyVsftpd", "User3"), ("DecoyFemitter", "Enterprise1"),
+    ("DecoyFemitter", "Enterprise2"), ("DecoyVsftpd", "Enterprise0"),
+    ("DecoyHarakaSMPT", "Enterprise0"), ("DecoyTomcat", "Enterprise0"),
+    ("DecoyVsftpd", "Op_Server0"), ("DecoyHarakaSMPT", "Op_Server0"),
+    ("DecoyTomcat", "Op_Server0"), ("DecoyApache", "Op_Host0"), ("DecoyTomcat", "User2"),
+    ("DecoyTomcat", "User1"), ("DecoyApache", "User2"))], np.int64)
+#: the opening of each "decoys, then Remove round-robin" policy
+DECOY_REMOVE_PLANS = {"decoy_remove": DECOY_REMOVE_PLAN, "decoy_all": DECOY_ALL_PLAN}
 
 _OPS0 = HOST_INDEX["Op_Server0"]
 
@@ -81,6 +108,11 @@ class BaselinePolicy:
             out = react_actions(obs)
             early = self._t < len(DECOY_PLAN)
             out[early] = DECOY_PLAN[self._t[early]]
+        elif self.name in DECOY_REMOVE_PLANS:
+            plan = DECOY_REMOVE_PLANS[self.name]
+            k = len(plan)
+            out = np.where(self._t < k, plan[np.minimum(self._t, k - 1)],
+                           REMOVE0 + (self._t - k) % NUM_HOSTS).astype(np.int64)
         elif self.name == "restore_opserver":
             out = np.where(self._t == 0, RESTORE0 + _OPS0, SLEEP).astype(np.int64)
         else:

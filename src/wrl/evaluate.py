@@ -181,7 +181,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "printed beside the published leaderboard rows")
     parser.add_argument("--policy", required=True, type=_csv(str, "--policy"),
                         help="policy.pt path(s) or baseline name(s): sleep, random, "
-                             "react_restore, decoy_heavy, restore_opserver, oracle:W; comma-separated")
+                             "react_restore, decoy_heavy, decoy_remove, decoy_all, "
+                             "restore_opserver, oracle:W; comma-separated")
     parser.add_argument("--backend", choices=BACKENDS, default=None, help="default cyborg")
     parser.add_argument("--red", type=_csv(str, "--red"), default=None,
                         help="red agents, comma-separated (default b_line,meander,sleep)")

@@ -4,9 +4,9 @@ For each (blue policy, red, green) pair in ``PAIRS`` both backends play the same
 of 100-step episodes through ``wrl.evaluate.play``, which records per episode the
 return, the reward of every step, the frequency of each of the 52 observation bits and
 the first step at which red's action is Impact (numba: ``info["impact"]``; CybORG: the
-pool's ``info["impact"]``, i.e. ``type(cy.get_last_action("Red")) is Impact``; 101 when
+pool's ``info["impact"]``, i.e. ``CyborgEnv.red_record()``'s kind is Impact; 101 when
 red never impacts). ``compare`` applies four tests (see ``TESTS``); a pair passes when
-all four do.
+all four do. ``--rules`` runs the per-rule report of ``wrl.fidelity_rules`` instead.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from scipy import stats
 from wrl.atomic import atomic_write
 from wrl.cage.scenario import MAX_STEPS
 from wrl.evaluate import play
+from wrl.fidelity_rules import CACHED_EPISODES, REFERENCE_DIR, run_rules
 
 #: a red mixture: each env draws its red per episode, the same draws on both backends
 MIXTURE = "b_line:0.45,meander:0.45,sleep:0.1"
@@ -118,19 +119,37 @@ def markdown_report(table: pd.DataFrame, seconds: float) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``wrl fidelity``."""
-    parser.add_argument("--episodes", type=int, default=100,
-                        help="episodes per pair and backend (default 100; the full suite: 1000)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes per pair and backend (default 100; the full suite: 1000; "
+                             "with --rules: numba episodes per pair, default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     parser.add_argument("--workers", type=int, default=None,
                         help="CybORG pool processes (default: all cores)")
     parser.add_argument("--out", default=None,
                         help="directory for fidelity.parquet, episodes.parquet and report.md")
+    parser.add_argument("--rules", action="store_true",
+                        help="per-rule report (wrl.fidelity_rules) on the decoy-heavy pairs; "
+                             "--episodes is then numba's episode count (default 20000)")
+    parser.add_argument("--cyborg-episodes", type=int, default=CACHED_EPISODES,
+                        help=f"--rules: CybORG episodes per pair (default {CACHED_EPISODES}, "
+                             "the cached ones)")
+    parser.add_argument("--reference", default=str(REFERENCE_DIR),
+                        help="--rules: directory of cached CybORG logs, filled when short "
+                             "(default tests/data/fidelity_rules)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="--rules: play CybORG afresh, neither read nor write the cache")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run every pair of PAIRS on both backends, print the table, optionally write it."""
     from wrl.cli import UsageError
 
+    if args.rules:
+        args.episodes = 20000 if args.episodes is None else args.episodes
+        if min(args.episodes, args.cyborg_episodes) < 2:
+            raise UsageError("--episodes/--cyborg-episodes: need at least 2 episodes per pair")
+        return run_rules(args)
+    args.episodes = 100 if args.episodes is None else args.episodes
     if args.episodes < 2:
         raise UsageError(f"--episodes {args.episodes}: need at least 2 episodes per pair")
     t0 = time.perf_counter()

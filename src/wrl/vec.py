@@ -35,7 +35,7 @@ class CyborgVecEnv(VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int, red: str, green: str = "sleep", max_steps: int = MAX_STEPS,
-                 seed: int = 0, workers: int | None = None):
+                 seed: int = 0, workers: int | None = None, log_red: bool = False):
         from wrl.cage.pool import CyborgPool
 
         self.num_envs = num_envs
@@ -44,12 +44,15 @@ class CyborgVecEnv(VectorEnv):
         self.observation_space = spaces.Box(0.0, 1.0, (num_envs, OBS_DIM), np.float32)
         self.action_space = spaces.MultiDiscrete(np.full(num_envs, NUM_ACTIONS))
         self.pool = CyborgPool(num_envs, red, green, max_steps, seed, workers)
+        self.log_red = bool(log_red)
 
     def _info(self, v: dict, finished: np.ndarray | None) -> dict:
         info = {"compromised": v["compromised"].copy(), "red_root": v["red_root"].copy(),
                 "red": v["red"].copy()}
         if finished is not None:
             info["impact"] = v["impact"].copy()
+            if self.log_red:
+                info["red_action"] = v["red_action"].copy()
             info["final_obs"] = v["final_obs"].copy()
             info["_final_obs"] = finished
             info["final_compromised"] = v["final_compromised"].copy()
@@ -84,17 +87,20 @@ class CyborgVecEnv(VectorEnv):
 
 
 def make_vec(backend: str, num_envs: int, red: str, green: str = "sleep",
-             max_steps: int = MAX_STEPS, seed: int = 0, workers: int | None = None) -> VectorEnv:
+             max_steps: int = MAX_STEPS, seed: int = 0, workers: int | None = None,
+             log_red: bool = False) -> VectorEnv:
     """A vector env of ``num_envs`` CAGE2 envs on ``backend`` (``numba`` or ``cyborg``).
 
     ``red`` one of b_line|meander|sleep or a mixture ``b_line:0.4,meander:0.4,sleep:0.2``,
-    ``green`` in sleep|random; ``workers`` is the number
-    of processes (cyborg) or threads (numba), default all cores. See DESIGN.md.
+    ``green`` in sleep|random; ``workers`` is the number of processes (cyborg) or threads
+    (numba), default all cores. With ``log_red``, step's info carries ``red_action``
+    int16[N, 6]: red's action and outcome (``wrl.cage.sim.RL_*`` columns, the same in both
+    backends). See DESIGN.md.
     """
     if backend == "cyborg":
-        return CyborgVecEnv(num_envs, red, green, max_steps, seed, workers)
+        return CyborgVecEnv(num_envs, red, green, max_steps, seed, workers, log_red)
     if backend == "numba":
         from wrl.cage.sim_env import SimVecEnv
 
-        return SimVecEnv(num_envs, red, green, max_steps, seed, workers)
+        return SimVecEnv(num_envs, red, green, max_steps, seed, workers, log_red)
     raise ValueError(f"backend={backend!r} is not a backend; use one of {', '.join(BACKENDS)}")

@@ -16,10 +16,19 @@ import random
 import numpy as np
 
 from wrl.cage.red import RED_AGENTS, parse_red
-from wrl.cage.scenario import HOST_INDEX, MAX_STEPS, NUM_HOSTS, OBS_DIM
+from wrl.cage.scenario import DECOYS, HOST_INDEX, MAX_STEPS, NUM_HOSTS, OBS_DIM, SUBNETS
+from wrl.cage.sim_tables import EXPLOITS, PORTS
 
 GREEN_AGENTS = ("sleep", "random")
 _ROOT_USERS = frozenset({"root", "SYSTEM"})
+#: red action classes by the kind codes of the red-action record (``wrl.cage.sim.R_*``)
+_RED_KINDS = {"Sleep": 0, "DiscoverRemoteSystems": 1, "DiscoverNetworkServices": 2,
+              "ExploitRemoteService": 3, "PrivilegeEscalate": 4, "Impact": 5}
+#: decoy process names (csle-cyborg ``concrete_actions/decoy_*.py``) -> bit in ``DECOYS`` order
+_DECOY_BITS = {name: 1 << k for k, name in enumerate(
+    ("apache2", "femitter", "haraka", "Smss.exe", "Sshd.exe", "Svchost.exe", "Tomcat.exe", "vsftpd"))}
+_PORT_BITS = {p: 1 << k for k, p in enumerate(PORTS)}
+assert len(_DECOY_BITS) == len(DECOYS)
 
 
 def _agent_classes(red: str, green: str) -> dict:
@@ -135,10 +144,32 @@ class CyborgEnv:
             if sess.username in _ROOT_USERS:
                 self.red_root[h] = True
 
-    def last_red_action(self) -> str:
-        """Name of red's last action class (e.g. ``'Impact'``), or ``''`` before any step."""
+    def red_record(self) -> tuple[int, int, int, int, int, int]:
+        """Red's last action and its outcome as the numba simulator logs it (``sim.RL_*``
+        columns): (kind, target host or subnet, exploit index or -1, success 0/1, red's
+        known ports of the target as a ``PORTS`` bit mask, the target's decoys as a
+        ``DECOYS`` bit mask). Call it once after every step (it clears the exploit it read)."""
         action = self._cyborg.get_last_action("Red")
-        return "" if action is None else type(action).__name__
+        name = "Sleep" if action is None else type(action).__name__
+        kind, target, exploit, ports, decoys = _RED_KINDS[name], -1, -1, 0, 0
+        if name == "DiscoverRemoteSystems":
+            cidrs = self._state.subnet_name_to_cidr
+            target = next(k for k, s in enumerate(SUBNETS) if cidrs[s] == action.subnet)
+        elif name != "Sleep":
+            host = action.hostname if hasattr(action, "hostname") else \
+                self._state.ip_addresses[action.ip_address]
+            target = HOST_INDEX[host]
+            sub = getattr(action, "sub_action", None)
+            if name == "ExploitRemoteService" and sub is not None:
+                exploit = EXPLOITS.index(type(sub).__name__)
+                action.sub_action = None  # B_line reuses the object; an unscanned IP sets none
+            ip = next(a for a, h in self._state.ip_addresses.items() if h == host)
+            known = self._state.sessions["Red"][0].ports.get(ip, ())
+            ports = sum(_PORT_BITS.get(p, 0) for p in set(known))
+            decoys = sum({_DECOY_BITS[p.name] for p in self._state.hosts[host].processes
+                          if p.decoy_type.value and p.name in _DECOY_BITS})
+        success = name != "Sleep" and str(self._cyborg.get_observation("Red")["success"]) == "TRUE"
+        return kind, target, exploit, int(success), ports, decoys
 
     @property
     def possible_actions(self) -> list:

@@ -23,6 +23,7 @@ from multiprocessing.connection import wait
 import numpy as np
 
 from wrl.cage.scenario import NUM_HOSTS, OBS_DIM
+from wrl.cage.sim import R_IMPACT, RL_KIND, RL_N
 
 _STEP, _RESET, _QUIT = b"s", b"r", b"q"
 _OK = b"k"
@@ -51,6 +52,7 @@ def _layout(n: int) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
         ("red", np.dtype(np.int8), (n,)),
         ("episode", np.dtype(np.int64), (n,)),
         ("red_seed", np.dtype(np.int64), (1,)),
+        ("red_action", np.dtype(np.int16), (n, RL_N)),
     ]
 
 
@@ -119,6 +121,7 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
                         v["obs"][i] = new_episode(i, env)
                         v["reward"][i] = 0.0
                         v["terminated"][i] = v["truncated"][i] = v["impact"][i] = False
+                        v["red_action"][i] = -1
                         publish(i, env)
                 else:
                     for i, env in enumerate(envs, start=lo):
@@ -126,7 +129,8 @@ def _worker(conn, shm_name: str, n: int, lo: int, hi: int, red: str, green: str,
                         v["reward"][i] = reward
                         v["truncated"][i] = truncated
                         v["terminated"][i] = False
-                        v["impact"][i] = env.last_red_action() == "Impact"
+                        v["red_action"][i] = env.red_record()
+                        v["impact"][i] = v["red_action"][i, RL_KIND] == R_IMPACT
                         if truncated:
                             v["final_obs"][i] = obs
                             v["final_compromised"][i] = env.compromised
@@ -269,7 +273,8 @@ class CyborgPool:
     @property
     def views(self) -> dict[str, np.ndarray]:
         """The shared arrays (obs, final_obs, reward, flags, compromised, final_compromised,
-        red_root, impact, red, episode)."""
+        red_root, impact, red, episode, red_action: red's action and outcome per env,
+        ``wrl.cage.sim.RL_*`` columns)."""
         return self._v
 
     def close(self) -> None:

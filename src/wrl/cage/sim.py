@@ -44,7 +44,8 @@ E_STEP, E_OT, E_RKIND, E_RSUCC = 0, 1, 2, 3
 E_RACT, E_RUSER, E_RFLAGS = 4, 5, 6                     # B_lineAgent
 E_KSUB, E_KIP, E_KHOST = 7, 8, 9                        # red's action space (known)
 E_SSUB, E_SIP, E_EIP, E_ESC, E_MAP, E_LHOST, E_LIP = 10, 11, 12, 13, 14, 15, 16  # RedMeander
-NE = 17
+E_RTGT, E_REXP = 17, 18                                 # red's target and chosen exploit this step
+NE = 19
 OT_ALIVE, OT_LINKED, OT_ACTIVE, OT_KNOWN = 1, 2, 4, 8
 BL_CACHED12, BL_SCAN_EMPTY = 1, 2
 
@@ -52,6 +53,13 @@ BL_CACHED12, BL_SCAN_EMPTY = 1, 2
 GREEN_CODES = {"sleep": 0, "random": 1}
 #: red action kinds recorded in envs[:, E_RKIND]
 R_SLEEP, R_DISCOVER_SYSTEMS, R_DISCOVER_SERVICES, R_EXPLOIT, R_ESCALATE, R_IMPACT = range(6)
+#: columns of the red-action record (``red_log`` int16[N, RL_N], both backends): action kind
+#: (R_*), target (host index; subnet index for DiscoverRemoteSystems; -1 none), exploit
+#: chosen (index into sim_tables.EXPLOITS; -1 none), success (0/1), red's known ports of the
+#: target after the action (bit mask over sim_tables.PORTS) and the target's decoys (bit
+#: mask over scenario.DECOYS)
+RL_KIND, RL_TARGET, RL_EXPLOIT, RL_SUCCESS, RL_PORTS, RL_DECOYS = range(6)
+RL_N = 6
 
 _USER0, _USER1 = HOST_INDEX["User0"], HOST_INDEX["User1"]
 _ENT0, _ENT1, _ENT2 = HOST_INDEX["Enterprise0"], HOST_INDEX["Enterprise1"], HOST_INDEX["Enterprise2"]
@@ -267,6 +275,7 @@ def _exploit(hosts, envs, rng, i, h):
     if not hosts[i, h, H_SCANNED]:
         return False
     e = _choose_exploit(rng, i, hosts[i, h, H_KPORTS])
+    envs[i, E_REXP] = e
     if e < 0 or not _routable(hosts, i, h):
         return False
     outcome = EXPLOIT_OUTCOME[h, e]
@@ -342,6 +351,7 @@ def _impact(hosts, envs, i):
 def _red_act(hosts, envs, rng, i, kind, target):
     """Run red action ``kind`` on ``target`` (host or subnet); returns success."""
     envs[i, E_RKIND] = kind
+    envs[i, E_RTGT] = target
     if kind == R_DISCOVER_SYSTEMS:
         return _discover_systems(hosts, envs, i, target)
     if kind == R_DISCOVER_SERVICES:
@@ -495,12 +505,25 @@ def _true_state(hosts, i, compromised, red_root):
         red_root[i, h] = hosts[i, h, H_PRIV] > 0
 
 
+@njit(cache=True, inline="always")
+def _log_red(hosts, envs, i, red_log):
+    """Write env i's red-action record (RL_* columns) for this step."""
+    kind, tgt = envs[i, E_RKIND], envs[i, E_RTGT]
+    red_log[i, RL_KIND] = kind
+    red_log[i, RL_TARGET] = tgt
+    red_log[i, RL_EXPLOIT] = envs[i, E_REXP]
+    red_log[i, RL_SUCCESS] = 1 if kind != R_SLEEP and envs[i, E_RSUCC] == 1 else 0
+    on_host = tgt >= 0 and kind != R_DISCOVER_SYSTEMS
+    red_log[i, RL_PORTS] = hosts[i, tgt, H_KPORTS] if on_host else 0
+    red_log[i, RL_DECOYS] = hosts[i, tgt, H_DECOYS] if on_host else 0
+
+
 # ---------------------------------------------------------------- the kernels
 @njit(cache=True)
 def _step_env(hosts, envs, rng, i, a, red, green, max_steps, out):
     """One step of env i with blue action ``a`` (see ``step_kernel``); ``out`` as there."""
     (obs, reward, truncated, final_obs, compromised, final_compromised, red_root, impact,
-     red_of, episode_of, red_seed, red_cum) = out
+     red_of, episode_of, red_seed, red_cum, red_log) = out
     for h in range(NUM_HOSTS):
         hosts[i, h, H_EVN] = 0
         hosts[i, h, H_EVPORTS] = 0
@@ -509,11 +532,14 @@ def _step_env(hosts, envs, rng, i, a, red, green, max_steps, out):
     if green == 1 and _uniform(rng, i) >= 0.5:
         _port_scan(hosts, i, GREEN_TARGETS[_below(rng, i, 8)])
     envs[i, E_RKIND] = R_SLEEP
+    envs[i, E_RTGT] = -1
+    envs[i, E_REXP] = -1
     if red == 1:
         envs[i, E_RSUCC] = 1 if _bline(hosts, envs, rng, i) else 0
     elif red == 2:
         envs[i, E_RSUCC] = 1 if _meander(hosts, envs, rng, i) else 0
     impact[i] = envs[i, E_RKIND] == R_IMPACT
+    _log_red(hosts, envs, i, red_log)
     for h in range(NUM_HOSTS):
         if hosts[i, h, H_PRIV] > 0:
             tenths += CONF_TENTHS[h]
@@ -539,7 +565,7 @@ def step_kernel(hosts, envs, rng, actions, green, max_steps, out):
     """Step every env once with blue ``actions`` int[N], in parallel; SAME_STEP autoreset.
 
     ``out`` is the tuple (obs, reward, truncated, final_obs, compromised,
-    final_compromised, red_root, impact, red_of, episode_of, red_seed, red_cum):
+    final_compromised, red_root, impact, red_of, episode_of, red_seed, red_cum, red_log):
     writes obs/final_obs float32[N,52], reward float32[N], truncated bool[N],
     compromised/red_root bool[N,13] (after the step, or of the new episode when it
     autoreset), final_compromised bool[N,13] (the true state at the end of a finished
@@ -547,6 +573,7 @@ def step_kernel(hosts, envs, rng, actions, green, max_steps, out):
     Impact). Env i plays red agent ``red_of[i]`` (int8, ``wrl.cage.red`` codes); at an
     autoreset ``episode_of[i]`` (int64) advances and the next red is drawn from
     (red_seed, i, episode) with the cumulative weights ``red_cum`` float64[3].
+    ``red_log`` int16[N, RL_N] gets red's action this step and its outcome.
     """
     red_of = out[8]
     for i in prange(actions.shape[0]):
