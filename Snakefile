@@ -112,6 +112,7 @@ rule train:
     resources:
         mem_mb=RES["train"]["mem_mb"],
         runtime=RES["train"]["runtime"],
+        gpu=RES["train"]["gpus"],
     conda:
         ENV
     script:
@@ -133,6 +134,7 @@ rule base:
     resources:
         mem_mb=RES["train"]["mem_mb"],
         runtime=RES["train"]["runtime"],
+        gpu=RES["train"]["gpus"],
     conda:
         ENV
     script:
@@ -155,6 +157,7 @@ rule train_plain:
     resources:
         mem_mb=RES["train"]["mem_mb"],
         runtime=RES["train"]["runtime"],
+        gpu=RES["train"]["gpus"],
     conda:
         ENV
     script:

@@ -130,3 +130,13 @@ def test_sampled_actions_follow_the_policy_distribution():
     freq = torch.bincount(actions, minlength=NUM_ACTIONS).float() / len(actions)
     assert (freq - probs).abs().max() < 0.01
     torch.testing.assert_close(logp, probs.log()[actions])
+
+
+def test_loading_a_policy_leaves_the_global_torch_rng_alone(tmp_path):
+    # a run that loads a policy midway (wrl bench learn's greedy checks) keeps its trajectory
+    save_policy(ActorCritic("defender,enterprise,op_server,op_host,user"), tmp_path / "p.pt")
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    load_policy(tmp_path / "p.pt")
+    assert torch.equal(torch.rand(4), expected)

@@ -1,4 +1,4 @@
-"""``wrl bench sim|pool|train``: throughput tables with ratios to one CybORG env.
+"""``wrl bench sim|pool|train|learn``: throughput and time-to-threshold tables.
 
 Every benchmark measures its CybORG baseline in the same run, so the ratios hold on
 whatever machine runs them. Timings are printed, never asserted.
@@ -6,11 +6,17 @@ whatever machine runs them. Timings are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from wrl.cage.scenario import NUM_ACTIONS
+from wrl.timing import SECTIONS
 
 
 def cyborg_single_env_rate(steps: int = 500, red: str = "b_line", seed: int = 0) -> float:
@@ -26,6 +32,17 @@ def cyborg_single_env_rate(steps: int = 500, red: str = "b_line", seed: int = 0)
         if env.step(int(a))[2]:
             env.reset()
     return steps / (time.perf_counter() - t0)
+
+
+def _ints(text: str) -> list[int]:
+    """``'256,1024'`` -> [256, 1024] (positive integers)."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, comma-separated")
+    return values
 
 
 def print_table(header: list[str], rows: list[list], summary: str) -> None:
@@ -67,55 +84,225 @@ def bench_pool(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_train(args: argparse.Namespace) -> int:
-    """End-to-end PPO training env-steps/s (env + policy + updates): numba vs cyborg, same run.
+def _parse_overrides(pairs: list[str]) -> dict:
+    """``--set key=value`` pairs as a dict of train config fields (values parsed as YAML)."""
+    import yaml
 
-    cyborg at N=64 (its throughput is CPU-bound and flat in N, see ``bench pool``; 1024
-    CybORG envs would need ~11 GB), numba at N=64, 256, 1024. Each: one warm-up update
-    (JIT, allocations), then ceil(--steps / 50) timed updates of 50 steps x N envs,
-    default PPO settings, all CPU threads.
-    """
-    import math
-    import os
+    from wrl.cli import UsageError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {pair!r}: write FIELD=VALUE, e.g. --set epochs=2")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def time_training(cfg: dict, updates: int, threads: int | None) -> tuple[float, dict]:
+    """(env-steps/s, seconds per section) of ``updates`` PPO updates of ``cfg`` after one
+    untimed warm-up update (JIT, allocations); sections as ``wrl.timing.SECTIONS``."""
     import tempfile
     from pathlib import Path
 
-    from wrl.train import CandidateRun, validate_train_config
+    from wrl.train import CandidateRun
 
-    updates = max(1, math.ceil(args.steps / 50))
-    rows, rates = [], {}
-    for backend, n in (("cyborg", 64), ("numba", 64), ("numba", 256), ("numba", 1024)):
-        cfg = validate_train_config({"backend": backend, "envs": n, "env_steps": 1})
-        with tempfile.TemporaryDirectory() as tmp:
-            run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", Path(tmp), None, None)
-            try:
-                run.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", Path(tmp), None, threads)
+        try:
+            run.start()
+            run.update()
+            run.timer.enabled = True
+            run.timer.seconds = dict.fromkeys(run.timer.seconds, 0.0)
+            t0 = time.perf_counter()
+            for _ in range(updates):
                 run.update()
-                t0 = time.perf_counter()
-                for _ in range(updates):
-                    run.update()
-                rate = updates * n * cfg["update_steps"] / (time.perf_counter() - t0)
-            finally:
-                run.close()
+            rate = updates * cfg["envs"] * cfg["update_steps"] / (time.perf_counter() - t0)
+            return rate, dict(run.timer.seconds)
+        finally:
+            run.close()
+
+
+def bench_train(args: argparse.Namespace) -> int:
+    """End-to-end PPO training env-steps/s and where the time goes, per N.
+
+    Baseline, measured in the same run: the CybORG pool at N=64 on the CPU. Then numba
+    on ``--device`` at each ``--envs`` N: one warm-up update, then enough timed updates
+    for ``--steps`` x 1024 env steps (at least 2), the train config's defaults plus
+    ``--set`` overrides. Columns: env-steps/s, the ratio to the baseline, and the share
+    of wall time in the policy (sampling forward passes), the simulator (``env.step``),
+    bookkeeping (alignment reward, reward scaling, episode logs, copies) and the update.
+    """
+    from wrl.train import set_threads, validate_train_config
+
+    set_threads(args.threads)
+    overrides = _parse_overrides(args.set)
+    validate_train_config({**overrides, "device": args.device})  # a bad field fails before timing
+    rows, rates = [], {}
+    cells = [("cyborg", "cpu", 64)] + [("numba", args.device, n) for n in args.envs]
+    for backend, device, n in cells:
+        cfg = validate_train_config({**overrides, "backend": backend, "device": device,
+                                     "red": overrides.get("red", "b_line"), "envs": n, "env_steps": 1})
+        updates = max(2, math.ceil(args.steps * 1024 / (n * cfg["update_steps"])))
+        if backend == "cyborg":
+            updates = 2
+        rate, seconds = time_training(cfg, updates, args.threads)
+        total = sum(seconds.values())
         rates[backend, n] = rate
-        rows.append([backend, n, rate, rate / rates["cyborg", 64]])
+        rows.append([backend, device, n, rate, rate / rates["cyborg", 64],
+                     *(f"{100 * seconds[k] / total:.0f}%" for k in SECTIONS)])
     best = max((r, n) for (b, n), r in rates.items() if b == "numba")
-    print_table(["backend", "envs", "train env-steps/s", "x cyborg N=64"], rows,
-                f"summary: PPO training runs at {best[0]:,.0f} env-steps/s on numba (N={best[1]}), "
-                f"{best[0] / rates['cyborg', 64]:.0f}x cyborg (N=64); {os.cpu_count()} CPU cores, "
-                f"{updates} timed updates each")
+    threads = args.threads or torch.get_num_threads()
+    print_table(["backend", "device", "envs", "env-steps/s", "x cyborg N=64", *SECTIONS], rows,
+                f"summary: PPO training runs at {best[0]:,.0f} env-steps/s on numba/{args.device} "
+                f"(N={best[1]}), {best[0] / rates['cyborg', 64]:.0f}x cyborg (N=64); "
+                f"{threads} torch threads, {os.cpu_count()} CPU cores"
+                + (f", overrides {overrides}" if overrides else ""))
+    return 0
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return float(Path("/proc/uptime").read_text().split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+THRESHOLDS = (-20.0, -15.0)  #: returns vs B_line (100 steps) that ``bench learn`` times
+
+
+def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_episodes: int,
+                      threads: int | None, tmp: Path) -> dict:
+    """Train ``cfg`` until every threshold is crossed or ``max_seconds`` of training.
+
+    Returns setup_s (building the run: pool, JIT cache, model), then per threshold x
+    the training wall seconds (``wall_s`` as ``updates.parquet`` counts it) and env
+    steps at the first update whose training score reaches x (``train_s{x}``,
+    ``train_steps{x}``) and at the first greedy check whose mean return on held-out
+    numba seeds reaches it (``greedy_s{x}``); NaN when not reached. Greedy checks run
+    every ``check_seconds`` of training on ``eval_episodes`` episodes and are not
+    counted in the training wall time. Also the last policy's path (``policy``),
+    final wall_s and env steps, and env-steps/s.
+    """
+    from wrl.evaluate import play
+    from wrl.ppo import save_policy
+    from wrl.train import CandidateRun
+
+    t0 = time.perf_counter()
+    run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp, None, threads)
+    result = {"setup_s": time.perf_counter() - t0}
+    for x in THRESHOLDS:
+        result |= {f"train_s{x:.0f}": math.nan, f"train_steps{x:.0f}": math.nan,
+                   f"greedy_s{x:.0f}": math.nan}
+    snapshot, last_check = tmp / "snapshot.pt", 0.0
+    try:
+        run.start()
+        while run.wall() < max_seconds:
+            row = run.update()
+            for x in THRESHOLDS:
+                if math.isnan(result[f"train_s{x:.0f}"]) and row["score"] >= x:
+                    result[f"train_s{x:.0f}"] = row["wall_s"]
+                    result[f"train_steps{x:.0f}"] = row["global_step"]
+            if row["wall_s"] - last_check >= check_seconds:
+                last_check = row["wall_s"]
+                paused = time.perf_counter()
+                save_policy(run.model, snapshot)
+                greedy = play(str(snapshot), "numba", "b_line", eval_episodes, seed=10_000 + cfg["seed"],
+                              workers=threads)["returns"].mean()
+                for x in THRESHOLDS:
+                    if math.isnan(result[f"greedy_s{x:.0f}"]) and greedy >= x:
+                        result[f"greedy_s{x:.0f}"] = row["wall_s"]
+                run.t0 += time.perf_counter() - paused  # the check is not training time
+            if not any(math.isnan(v) for k, v in result.items() if k.startswith(("train_s", "greedy_s"))):
+                break
+        save_policy(run.model, tmp / "policy.pt")
+        result |= {"policy": str(tmp / "policy.pt"), "wall_s": run.wall(), "env_steps": run.global_step,
+                   "steps_per_s": run.global_step / run.wall()}
+    finally:
+        run.close()
+    return result
+
+
+def bench_learn(args: argparse.Namespace) -> int:
+    """Time to threshold vs B_line: training wall seconds until the return reaches -20
+    and -15, for the train defaults (the baseline, measured first in the same run) and
+    each ``--variant`` (comma-separated FIELD=VALUE overrides on top of ``--set``).
+
+    Per variant: setup seconds, seconds and env steps to each threshold by the training
+    score, seconds by the greedy return on held-out numba seeds (checked every
+    ``--check-seconds``), env-steps/s, the ratio of its -15 training time to the
+    baseline's, and the last policy's greedy return on the real CybORG (``--cyborg-episodes``
+    episodes of 100 steps vs B_line; 0 skips it). Runs stop at ``--max-seconds``.
+    """
+    import tempfile
+
+    from wrl.evaluate import play
+    from wrl.train import set_threads, validate_train_config
+
+    set_threads(args.threads)
+    common = _parse_overrides(args.set)
+    variants = [("defaults", {})] + [(v, _parse_overrides(v.split(","))) for v in args.variant]
+    rows, base = [], None
+    for name, extra in variants:
+        cfg = validate_train_config({"red": "b_line", **common, **extra, "device": args.device,
+                                     "env_steps": 10**12})
+        with tempfile.TemporaryDirectory() as tmp:
+            r = time_to_threshold(cfg, args.max_seconds, args.check_seconds, args.eval_episodes,
+                                  args.threads, Path(tmp))
+            cyborg = math.nan
+            if args.cyborg_episodes:
+                cyborg = play(r["policy"], "cyborg", "b_line", args.cyborg_episodes, seed=20_000,
+                              workers=args.threads)["returns"].mean()
+        base = r if base is None else base
+        ratio = r["train_s-15"] / base["train_s-15"]
+        rows.append([name, cfg["envs"], r["setup_s"], r["train_s-20"], r["train_s-15"],
+                     r["train_steps-15"] / 1e6, r["greedy_s-20"], r["greedy_s-15"], r["steps_per_s"],
+                     ratio, cyborg])
+        print(f"bench learn: {name}: {r}", file=sys.stderr, flush=True)
+    age = process_age()
+    best = min(rows, key=lambda row: (math.isnan(row[4]), row[4]))
+    print_table(["variant", "envs", "setup s", "train s -20", "train s -15", "Msteps -15",
+                 "greedy s -20", "greedy s -15", "env-steps/s", "x defaults -15", "CybORG"], rows,
+                f"summary: fastest to -15 (training score) is {best[0]!r} at {best[4]:.0f} s of training "
+                f"({best[9]:.2f}x the defaults' time); device {args.device}, "
+                f"{args.threads or torch.get_num_threads()} torch threads, {os.cpu_count()} CPU cores"
+                + (f", process age {age:.0f} s" if age is not None else ""))
     return 0
 
 
 #: benchmark name -> function(args) -> exit status
-BENCHES = {"pool": bench_pool, "train": bench_train}
+BENCHES = {"pool": bench_pool, "train": bench_train, "learn": bench_learn}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``wrl bench``."""
-    parser.add_argument("what", choices=["sim", "pool", "train"], help="which benchmark")
+    parser.add_argument("what", choices=["sim", "pool", "train", "learn"], help="which benchmark")
     parser.add_argument("--steps", type=int, default=60,
-                        help="vector steps per measurement (default 60)")
+                        help="sim/pool: vector steps per measurement; train: thousands of env "
+                             "steps per N (default 60)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="train/learn: where the policy and the update run (default cpu)")
+    parser.add_argument("--envs", type=_ints, default=[256, 1024, 4096],
+                        help="train: numbers of envs, comma-separated (default 256,1024,4096)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="train/learn: CPU threads for torch and numba (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="train/learn: override a train config field, e.g. --set epochs=2 "
+                             "(repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...",
+                        help="learn: a variant to time beside the defaults, e.g. "
+                             "--variant epochs=2,minibatches=2 (repeatable)")
+    parser.add_argument("--max-seconds", dest="max_seconds", type=float, default=300.0,
+                        help="learn: training seconds per variant before giving up (default 300)")
+    parser.add_argument("--check-seconds", dest="check_seconds", type=float, default=10.0,
+                        help="learn: training seconds between greedy checks (default 10)")
+    parser.add_argument("--eval-episodes", dest="eval_episodes", type=int, default=256,
+                        help="learn: held-out numba episodes per greedy check (default 256)")
+    parser.add_argument("--cyborg-episodes", dest="cyborg_episodes", type=int, default=20,
+                        help="learn: CybORG episodes confirming each final policy (0: skip)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("wrl.train", "train one workflow candidate (PPO on the env pool)"),
     "evaluate": ("wrl.evaluate", "evaluate a policy or baseline on numba or the real CybORG"),
     "fidelity": ("wrl.fidelity", "compare the numba simulator with CybORG"),
-    "bench": ("wrl.bench", "benchmarks: sim | pool | train, ratios to CybORG in the same run"),
+    "bench": ("wrl.bench", "benchmarks: sim | pool | train | learn, ratios to a baseline measured in the same run"),
 }
 
 

@@ -143,6 +143,8 @@ def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
 def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
     """Load a ``policy.pt`` written by ``save_policy`` into an ``ActorCritic`` on ``device``.
 
+    Leaves torch's global RNG where it was (a training run may load policies midway).
+
     Raises FileNotFoundError (missing) or ValueError (not a readable wrl policy), naming path.
     """
     path = Path(path)
@@ -154,8 +156,9 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
             raise ValueError(f"format {blob.get('format')!r}, expected {POLICY_FORMAT!r}")
         if (blob["obs_dim"], blob["act_dim"]) != (OBS_DIM, NUM_ACTIONS):
             raise ValueError(f"dims {blob['obs_dim']}x{blob['act_dim']}, expected {OBS_DIM}x{NUM_ACTIONS}")
-        model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"],
-                            blob.get("conditioned", True), blob.get("memory", "none"))
+        with torch.random.fork_rng(devices=[]):  # the throw-away init must not move the caller's RNG
+            model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"],
+                                blob.get("conditioned", True), blob.get("memory", "none"))
         model.load_state_dict(blob["state_dict"])
     except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
         raise ValueError(

@@ -60,6 +60,7 @@ from wrl.memory import History
 from wrl.config import load_config, validate_config
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
 from wrl.seeding import WORKFLOW_SALT, draw_indices
+from wrl.timing import SectionTimer
 from wrl.vec import make_vec
 from wrl.workflow import (
     ALL_WORKFLOWS, NUM_WORKFLOWS, alignment_reward, fix_compliance, format_workflow, onehot_all,
@@ -197,6 +198,7 @@ class CandidateRun:
                                obs_dim=self.history.dim)
         self.onehots = torch.from_numpy(onehot_all()).to(self.device)
         self.env_wf = np.zeros(n, np.int64)  # workflow index of each env's episode (base policy)
+        self.timer = SectionTimer(enabled=False, device=self.device)  # wrl bench train enables it
         self.t0 = time.monotonic()
 
     def _warm_start(self, path: str) -> None:
@@ -264,8 +266,9 @@ class CandidateRun:
     @torch.no_grad()
     def collect(self) -> None:
         """One rollout of ``update_steps`` steps from ``self.obs`` (after ``start``)."""
-        ro, lam = self.rollout, self.cfg["lam"]
+        ro, lam, timer = self.rollout, self.cfg["lam"], self.timer
         obs, compromised = self.obs, self.compromised
+        timer.start()
         for t in range(ro.steps):
             ro.obs[t].copy_(torch.from_numpy(obs))
             wf = None
@@ -275,7 +278,9 @@ class CandidateRun:
             actions, logp, values = self.model.sample(ro.obs[t], wf)
             ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values
             a = actions.cpu().numpy()
+            timer.lap("policy")
             obs, reward, terminated, truncated, info = self.env.step(a)
+            timer.lap("sim")
             ranks = self.ranks[self.env_wf] if self.base else self.ranks
             counted, compliant = fix_compliance(a, compromised, state_after(info), ranks)
             align = alignment_reward(counted, compliant, lam)
@@ -297,9 +302,11 @@ class CandidateRun:
                 self._end_episodes(done)
                 self.book.red[done] = info["red"][done]
                 self._draw_workflows()
+            timer.lap("bookkeeping")
         wf = self.onehots[torch.from_numpy(self.env_wf).to(self.device)] if self.base else None
         ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device), wf))
         self.obs, self.compromised = obs, compromised
+        timer.lap("policy")
 
     def _budget(self) -> tuple[int, int, str]:
         if self.cfg["env_steps"] is not None:
@@ -324,6 +331,7 @@ class CandidateRun:
         t_start, step0 = time.monotonic(), self.global_step
         self.collect()
         stats = ppo_update(self.model, self.optimizer, self.rollout, self.ppo)
+        self.timer.lap("update")
         self.updates += 1
         score, compliance, _ = self.book.score()
         row = {"update": self.updates, "global_step": self.global_step, **stats, "score": score,

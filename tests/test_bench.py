@@ -1,0 +1,84 @@
+"""``wrl bench train|learn`` and the trainer's section timer: what they report, not how fast."""
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from wrl.bench import _parse_overrides, time_to_threshold, time_training
+from wrl.cli import UsageError
+from wrl.timing import SECTIONS, SectionTimer
+from wrl.train import CandidateRun, validate_train_config
+
+WRL = [sys.executable, "-m", "wrl"]
+
+
+def test_disabled_timer_charges_nothing():
+    timer = SectionTimer()
+    timer.start()
+    timer.lap("sim")
+    assert timer.seconds == dict.fromkeys(SECTIONS, 0.0)
+    assert timer.shares() == dict.fromkeys(SECTIONS, 0.0)
+
+
+def test_enabled_timer_charges_each_lap_to_its_section():
+    timer = SectionTimer(enabled=True)
+    timer.start()
+    timer.lap("policy")
+    sum(range(200_000))
+    timer.lap("update")
+    assert timer.seconds["update"] > timer.seconds["policy"] >= 0.0
+    assert math.isclose(sum(timer.shares().values()), 1.0)
+
+
+def test_trainer_reports_time_in_every_section(tmp_path):
+    cfg = validate_train_config({"envs": 8, "update_steps": 10, "env_steps": 1, "red": "b_line"})
+    run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp_path, None, 1)
+    try:
+        run.start()
+        run.timer.enabled = True
+        run.update()
+    finally:
+        run.close()
+    assert all(run.timer.seconds[k] > 0 for k in SECTIONS)
+
+
+def test_time_training_gives_a_rate_and_the_split():
+    cfg = validate_train_config({"envs": 16, "update_steps": 10, "env_steps": 1, "red": "b_line"})
+    rate, seconds = time_training(cfg, 2, 1)
+    assert rate > 0 and set(seconds) == set(SECTIONS)
+
+
+def test_time_to_threshold_reports_nan_for_thresholds_not_reached(tmp_path):
+    cfg = validate_train_config({"envs": 16, "update_steps": 10, "env_steps": 10**12, "red": "b_line"})
+    r = time_to_threshold(cfg, max_seconds=1.0, check_seconds=0.5, eval_episodes=4, threads=1, tmp=tmp_path)
+    assert r["wall_s"] >= 1.0 and r["env_steps"] > 0
+    assert math.isnan(r["train_s-15"]) and math.isnan(r["greedy_s-15"])  # 1 s cannot reach -15
+    assert (tmp_path / "policy.pt").is_file()
+
+
+def test_overrides_need_field_equals_value():
+    assert _parse_overrides(["epochs=2", "lr=0.001"]) == {"epochs": 2, "lr": 0.001}
+    with pytest.raises(UsageError, match="FIELD=VALUE"):
+        _parse_overrides(["epochs"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_bench_train_on_cuda_without_a_gpu_names_the_field():
+    done = subprocess.run(WRL + ["bench", "train", "--device", "cuda", "--envs", "16"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "train.device" in done.stderr and "cuda is not available" in done.stderr
+
+
+def test_bench_learn_prints_a_row_per_variant_and_a_summary():
+    done = subprocess.run(WRL + ["bench", "learn", "--max-seconds", "1", "--check-seconds", "1",
+                                 "--eval-episodes", "4", "--cyborg-episodes", "0", "--threads", "1",
+                                 "--set", "envs=16", "--variant", "epochs=1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].split()[0] == "variant"
+    assert [line.split()[0] for line in lines[2:4]] == ["defaults", "epochs=1"]
+    assert lines[-1].startswith("summary: fastest to -15")
