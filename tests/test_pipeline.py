@@ -46,7 +46,7 @@ def test_repo_config_is_valid_and_defaults_fill():
     assert cfg["search"]["beta"] == {"schedule": "srinivas", "delta": 0.1, "scale": 0.2}
     empty = validate_config({})
     assert empty["train"]["early_stop"] == {"enabled": False, "compliance": 0.9, "patience": 20}
-    assert empty["resources"]["train"] == {"threads": 2, "mem_mb": 4000, "runtime": 60}
+    assert empty["resources"]["train"] == {"threads": 2, "mem_mb": 4000, "runtime": 60, "gpus": 0}
 
 
 @pytest.mark.parametrize(
