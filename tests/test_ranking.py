@@ -33,3 +33,33 @@ def test_icc_needs_balanced_repeats():
     df = pd.DataFrame({"workflow": ["a", "a", "b"], "seed": [0, 1, 0], "score": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match="same number"):
         variance_components(df)
+
+
+def test_replay_search_makes_the_pipelines_picks(tmp_path):
+    """The replay picks what propose_round picks round after round from the same scores."""
+    import json
+
+    from wrl.gpucb import KENDALL, propose_round
+    from wrl.ranking import replay_search
+    from wrl.workflow import workflow_index
+
+    rng = np.random.default_rng(3)
+    oracle = pd.DataFrame({"index": np.arange(120), "score": -KENDALL[17] + rng.normal(0, 0.5, 120),
+                           "score_se": rng.uniform(0.2, 0.6, 120)})
+    cfg = {"rounds": 3, "batch": 4, "seed": 2, "beta": {"delta": 0.1, "scale": 0.2},
+           "allow_repeats": False, "noise_sd": 1.0}
+    replay = replay_search(oracle, cfg)
+    paths = []
+    for r in range(cfg["rounds"]):
+        workflows = propose_round(r, paths, cfg, tmp_path / f"round_{r}" / "proposals.json", tmp_path / "search")
+        for c, w in enumerate(workflows):
+            i = workflow_index(w)
+            d = tmp_path / f"round_{r}" / f"cand_{c}"
+            d.mkdir(parents=True)
+            (d / "score.json").write_text(json.dumps(
+                {"workflow": w, "score": oracle.at[i, "score"], "score_se": oracle.at[i, "score_se"]}))
+            paths.append(d / "score.json")
+        assert replay[replay["round"] == r]["index"].tolist() == [workflow_index(w) for w in workflows]
+    assert len(replay) == 12 and replay["index"].nunique() == 12
+    with pytest.raises(ValueError, match="oracle lacks"):
+        replay_search(oracle[oracle["index"] != replay["index"].iloc[0]], cfg)

@@ -303,6 +303,32 @@ def read_scores(score_paths: list[str | Path]) -> pd.DataFrame:
     return frame.sort_values(["round", "cand"], ignore_index=True)
 
 
+def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray,
+                 search_cfg: dict, evaluated: set[int]) -> tuple[list[int], pd.DataFrame, str]:
+    """Round ``round_``'s picks as the pipeline makes them, from the finite scores so far.
+
+    indices, scores, score_se: float[n] observations with a finite score (n may be 0);
+    search_cfg: the config's ``search`` section; evaluated: every workflow index tried so
+    far (finite score or not; excluded from a design round unless ``allow_repeats``).
+    Seeded by ``1000 * search.seed + round_``. Returns (picks, posterior table, method),
+    method "space_filling" (no finite score yet) or "gp_bucb".
+    """
+    batch, seed = int(search_cfg["batch"]), int(search_cfg["seed"]) * 1000 + round_
+    if len(indices) == 0:
+        picks = space_filling(batch, seed, set() if search_cfg["allow_repeats"] else set(evaluated))
+        posterior = _workflow_frame(np.nan, np.nan, [])
+        posterior["ucb"] = np.nan
+        posterior["pick"] = -1
+        posterior.loc[picks, "pick"] = np.arange(batch)
+        posterior["beta"] = np.nan
+        return picks, posterior, "space_filling"
+    picks, posterior = propose_batch(
+        indices, scores, batch, score_se=score_se, noise_sd=search_cfg.get("noise_sd", DEFAULT_NOISE_SD),
+        delta=search_cfg["beta"]["delta"], scale=search_cfg["beta"]["scale"],
+        allow_repeats=search_cfg["allow_repeats"], seed=seed)
+    return picks, posterior, "gp_bucb"
+
+
 def propose_round(
     round_: int,
     score_paths: list[str | Path],
@@ -319,7 +345,6 @@ def propose_round(
     round mean/sd/ucb are NaN), first deleting stale temporaries in both directories.
     Returns the proposed workflows (text).
     """
-    batch, seed = int(search_cfg["batch"]), int(search_cfg["seed"])
     search_dir = Path(search_dir)
     for directory in {search_dir, Path(out_json).parent}:
         clean_stale_temporaries(directory)
@@ -327,28 +352,8 @@ def propose_round(
     good = obs[np.isfinite(obs["score"])]
     if len(good) < len(obs):
         warnings.warn(f"round {round_}: {len(obs) - len(good)} candidates without a finite score ignored")
-    if len(good) == 0:
-        excluded = set() if search_cfg["allow_repeats"] else set(obs["index"])
-        picks = space_filling(batch, seed * 1000 + round_, excluded)
-        posterior = _workflow_frame(np.nan, np.nan, [])
-        posterior["ucb"] = np.nan
-        posterior["pick"] = -1
-        posterior.loc[picks, "pick"] = np.arange(batch)
-        posterior["beta"] = np.nan
-        method = "space_filling"
-    else:
-        picks, posterior = propose_batch(
-            good["index"].to_numpy(),
-            good["score"].to_numpy(),
-            batch,
-            score_se=good["score_se"].to_numpy(),
-            noise_sd=search_cfg.get("noise_sd", DEFAULT_NOISE_SD),
-            delta=search_cfg["beta"]["delta"],
-            scale=search_cfg["beta"]["scale"],
-            allow_repeats=search_cfg["allow_repeats"],
-            seed=seed * 1000 + round_,
-        )
-        method = "gp_bucb"
+    picks, posterior, method = choose_batch(round_, good["index"].to_numpy(), good["score"].to_numpy(),
+                                            good["score_se"].to_numpy(), search_cfg, set(obs["index"]))
     posterior.insert(0, "round", round_)
     obs.insert(0, "seen_by_round", round_)
     atomic_write(search_dir / f"observations_round_{round_}.parquet", lambda p: obs.to_parquet(p, index=False))

@@ -172,11 +172,11 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
 class PPOConfig:
     """PPO hyper-parameters (names as in the ``train`` config section)."""
 
-    lr: float = 3e-4
+    lr: float = 1e-3
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip: float = 0.2
-    epochs: int = 4
+    epochs: int = 1
     minibatches: int = 4
     ent_coef: float = 0.01
     vf_coef: float = 0.5

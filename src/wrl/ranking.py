@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from wrl.gpucb import choose_batch
+
 
 def rank_workflows(scores: pd.DataFrame) -> pd.DataFrame:
     """Columns workflow, seed, score (one row per run) -> per workflow: mean, sd, runs, rank (1 = best)."""
@@ -41,3 +43,30 @@ def variance_components(scores: pd.DataFrame) -> dict:
             "var_between": float(max((ms_between - ms_within) / k, 0.0)), "var_within": float(ms_within),
             "icc": float((ms_between - ms_within) / (ms_between + (k - 1) * ms_within)),
             "seed_sd": float(np.sqrt(ms_within))}
+
+
+def replay_search(oracle: pd.DataFrame, search_cfg: dict) -> pd.DataFrame:
+    """The pipeline's search (``search.rounds`` rounds of ``search.batch``) scored from a table.
+
+    oracle: one row per workflow with columns index (0..119), score, score_se (the runs
+    the pipeline's candidates would be, e.g. the exhaustive runs at ``train.seed``);
+    search_cfg: the config's ``search`` section. Returns one row per candidate: round,
+    cand, index, score, score_se, in pick order. The pipeline's best is the row with the
+    highest score (ties: the earlier candidate), as in ``best_workflows.csv``.
+    """
+    table = oracle.set_index("index")
+    missing = sorted(set(range(120)) - set(table.index))
+    rows: list[dict] = []
+    for round_ in range(int(search_cfg["rounds"])):
+        seen = pd.DataFrame(rows, columns=["round", "cand", "index", "score", "score_se"]).astype(
+            {"index": np.int64, "score": np.float64, "score_se": np.float64})
+        good = seen[np.isfinite(seen["score"])]
+        picks, _, _ = choose_batch(round_, good["index"].to_numpy(), good["score"].to_numpy(),
+                                   good["score_se"].to_numpy(), search_cfg, set(seen["index"]))
+        absent = sorted(set(picks) & set(missing))
+        if absent:
+            raise ValueError(f"replay_search: the search picked workflows {absent}, which the oracle lacks; "
+                             "train every workflow (dev/exhaustive.py without --workflows/--every)")
+        rows += [{"round": round_, "cand": c, "index": int(i), "score": float(table.at[i, "score"]),
+                  "score_se": float(table.at[i, "score_se"])} for c, i in enumerate(picks)]
+    return pd.DataFrame(rows)
