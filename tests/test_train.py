@@ -74,9 +74,8 @@ def test_rollout_pairs_each_action_with_its_own_state_and_never_mixes_episodes(t
     run = CandidateRun(cfg, WF, tmp_path, None, threads=1)
     try:
         run.start()
-        start = run.obs.copy()
-        run.collect()
-        ro = run.rollout
+        start = run.collector.obs.copy()
+        ro = run.collector.collect(run.model, run.scaler, run.counters, run.wall)
         ended = [t for t in range(12) if ro.dones[t].all()]
         assert ended == [4, 9] and ro.dones.sum() == 2 * 4  # 5-step episodes, all envs together
         assert (ro.bootstrap[[4, 9]] != 0).all() and (ro.bootstrap[[0, 1, 2, 3, 5, 10, 11]] == 0).all()
@@ -127,7 +126,7 @@ def test_resume_after_sigkill_continues_the_logs(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         ckpt = out / "checkpoint.pt"
-        if ckpt.exists() and torch.load(ckpt, weights_only=False)["updates"] >= 3:
+        if ckpt.exists() and torch.load(ckpt, weights_only=False)["counters"]["updates"] >= 3:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"

@@ -219,8 +219,8 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
             if not any(math.isnan(v) for k, v in result.items() if k.startswith(("train_s", "greedy_s"))):
                 break
         save_policy(run.model, tmp / "policy.pt")
-        result |= {"policy": str(tmp / "policy.pt"), "wall_s": run.wall(), "env_steps": run.global_step,
-                   "steps_per_s": run.global_step / run.wall()}
+        result |= {"policy": str(tmp / "policy.pt"), "wall_s": run.wall(), "env_steps": run.counters.global_step,
+                   "steps_per_s": run.counters.global_step / run.wall()}
     finally:
         run.close()
     return result

@@ -1,15 +1,15 @@
 """One candidate's run: env pool + workflow-conditioned PPO + logs + checkpoints + score.
 
+Jobs: ``wrl.collect`` fills each rollout (env pool, alignment reward, memory, episode
+bookkeeping), ``wrl.checkpoint`` writes and restores ``checkpoint.pt``, this module runs
+the loop (updates, budget, early stop, progress) and writes the outputs.
+
 ``train_candidate(train_cfg, workflow, out_dir)`` writes into ``out_dir``:
 ``episodes.parquet`` (one row per finished episode), ``updates.parquet`` (one row per
 PPO update), ``policy.pt`` (``wrl.ppo.load_policy``) and, last, ``score.json`` (the
 completion marker: a rerun into a finished ``out_dir`` is a no-op returning it).
 
-Learning reward = env reward + alignment reward (``wrl.workflow``), where the fix is
-judged against ``info["compromised"]`` of the previous reset/step (the true state just
-before the action) and the state just after the step (``wrl.workflow.state_after``),
-divided by the running std of its discounted return (``wrl.ppo.RewardScaler``). Env return, alignment return and compliance are logged apart,
-unscaled.
+Learning reward: env reward + alignment reward, scaled (``wrl.collect``).
 
 Base policy: ``workflow="all"`` trains one policy across all 120 workflows: each env
 draws a workflow afresh at every episode start, uniformly, from (seed, env, episode)
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import sys
 import time
@@ -52,25 +51,19 @@ import pyarrow as pa
 import torch
 import yaml
 
-from wrl.atomic import atomic_write, clean_stale_temporaries, write_json
+from wrl.atomic import clean_stale_temporaries, write_json
+from wrl.checkpoint import Counters, read_checkpoint, restore_checkpoint, write_checkpoint
 from wrl.cli import UsageError
+from wrl.collect import WORKFLOW_TEXT, Collector
+from wrl.config import load_config, validate_config
 from wrl.episodes import EPISODE_SCHEMA, EpisodeBook
 from wrl.logbook import Table, remove_parts
-from wrl.memory import History
-from wrl.config import load_config, validate_config
-from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, Rollout, load_policy, ppo_update, save_policy
-from wrl.seeding import WORKFLOW_SALT, draw_indices
+from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, load_policy, ppo_update, save_policy
 from wrl.timing import SectionTimer
 from wrl.vec import make_vec
-from wrl.workflow import (
-    ALL_WORKFLOWS, NUM_WORKFLOWS, alignment_reward, fix_compliance, format_workflow, onehot_all,
-    parse_workflow, state_after, type_ranks, type_ranks_all,
-)
+from wrl.workflow import format_workflow, parse_workflow
 
 ALL = "all"  #: the workflow argument of a base policy (every env draws one per episode)
-_WORKFLOW_TEXT = np.array([format_workflow(w) for w in ALL_WORKFLOWS])
-
-FLUSH_EPISODES = 100  #: flush the logs once this many episode rows are buffered
 PROGRESS_EVERY_S = 30.0  #: seconds between plain progress lines when stderr is not a TTY
 LOG_NAMES = ("episodes.parquet", "updates.parquet")  #: the Parquet logs in out_dir
 
@@ -119,14 +112,6 @@ def set_threads(threads: int | None) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
-def _read_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any failure means the same to the user
-        raise UsageError(f"checkpoint {path} is unreadable ({type(err).__name__}); "
-                         "delete it to restart this candidate from scratch") from None
-
-
 class _Progress:
     """A tqdm bar on a terminal, else a plain line every ``PROGRESS_EVERY_S`` seconds."""
 
@@ -156,49 +141,42 @@ class _Progress:
 
 
 class CandidateRun:
-    """State of one candidate's training (fresh or resumed from ``out_dir/checkpoint.pt``)."""
+    """One candidate's training (fresh or resumed from ``out/checkpoint.pt``): the policy,
+    its optimiser and counters, the logs, and a ``Collector`` that fills each rollout."""
 
     def __init__(self, cfg: dict, workflow: str, out: Path, init_policy: str | None, threads: int | None):
-        self.cfg, self.workflow, self.out, self.threads = cfg, workflow, out, threads
+        self.cfg, self.workflow, self.out = cfg, workflow, out
         self.device = torch.device(
             "cuda" if cfg["device"] == "cuda" or (cfg["device"] == "auto" and torch.cuda.is_available())
             else "cpu")
         self.ppo = PPOConfig.from_config(cfg)
-        self.base = workflow == ALL
-        self.ranks = type_ranks_all() if self.base else type_ranks(workflow)
-        n = cfg["envs"]
-        ckpt_path = out / "checkpoint.pt"
-        ckpt = _read_checkpoint(ckpt_path) if ckpt_path.exists() else None
+        base = workflow == ALL
+        ckpt = read_checkpoint(out / "checkpoint.pt")
         if ckpt is None:
             torch.manual_seed(cfg["seed"])
             np.random.seed(cfg["seed"])
         # a base policy's own (default) workflow is the base order; every step passes its env's
-        self.model = ActorCritic(_WORKFLOW_TEXT[0] if self.base else workflow, tuple(cfg["hidden"]),
+        self.model = ActorCritic(WORKFLOW_TEXT[0] if base else workflow, tuple(cfg["hidden"]),
                                  cfg["activation"], cfg["condition_on_workflow"], cfg["memory"])
         if ckpt is None and init_policy is not None:
             self._warm_start(init_policy)
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.ppo.lr, eps=1e-5)
-        self.global_step = self.updates = self.resumes = self.abandoned = 0
-        self.wall_before = 0.0
-        self.best_score, self.since_best = -math.inf, 0
-        self.scaler = RewardScaler(n, self.ppo.gamma)
-        parts = {"episodes": 0, "updates": 0}
+        self.scaler = RewardScaler(cfg["envs"], self.ppo.gamma)
+        self.counters, parts = Counters(), {"episodes": 0, "updates": 0}
         if ckpt is not None:
-            parts = self._restore(ckpt)
-        self.book = EpisodeBook(n, Table(out / LOG_NAMES[0], EPISODE_SCHEMA, parts["episodes"]))
+            self.counters, parts = restore_checkpoint(
+                ckpt, out / "checkpoint.pt", workflow=workflow, config=cfg, model=self.model,
+                optimizer=self.optimizer, device=self.device, scaler=self.scaler)
+        self.book = EpisodeBook(cfg["envs"], Table(out / LOG_NAMES[0], EPISODE_SCHEMA, parts["episodes"]))
         if ckpt is not None:
             self.book.load(ckpt["book"])
         self.updates_log = Table(out / LOG_NAMES[1], UPDATE_SCHEMA, parts["updates"])
-        self.pool_seed = pool_seed(cfg["seed"], self.resumes)
-        self.env = make_vec(cfg["backend"], n, cfg["red"], cfg["green"], cfg["max_steps"],
-                            self.pool_seed, workers=None if threads is None else min(threads, n))
-        self.history = History(cfg["memory"], n)
-        self.rollout = Rollout(cfg["update_steps"], n, self.device, per_env_workflows=self.base,
-                               obs_dim=self.history.dim)
-        self.onehots = torch.from_numpy(onehot_all()).to(self.device)
-        self.env_wf = np.zeros(n, np.int64)  # workflow index of each env's episode (base policy)
+        self.pool_seed = pool_seed(cfg["seed"], self.counters.resumes)
+        env = make_vec(cfg["backend"], cfg["envs"], cfg["red"], cfg["green"], cfg["max_steps"],
+                       self.pool_seed, workers=None if threads is None else min(threads, cfg["envs"]))
         self.timer = SectionTimer(enabled=False, device=self.device)  # wrl bench train enables it
+        self.collector = Collector(cfg, None if base else workflow, env, self.book, self.device, self.timer)
         self.t0 = time.monotonic()
 
     def _warm_start(self, path: str) -> None:
@@ -211,135 +189,55 @@ class CandidateRun:
                              f"memory={need[2]}")
         self.model.load_state_dict(source.state_dict())
 
-    def _restore(self, ckpt: dict) -> dict:
-        if ckpt["workflow"] != self.workflow or ckpt["config"] != self.cfg:
-            raise UsageError(f"field out: {self.out} holds a checkpoint of a different run "
-                             f"(workflow {ckpt['workflow']}); use a new output directory")
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        if self.device.type == "cuda" and ckpt["cuda_rng"] is not None:
-            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
-        np.random.set_state(ckpt["numpy_rng"])
-        self.scaler.load(ckpt["reward_scale"])
-        for key in ("global_step", "updates", "wall_before", "best_score", "since_best"):
-            setattr(self, key, ckpt[key])
-        self.resumes = ckpt["resumes"] + 1
-        in_progress = ckpt.get("in_progress", 0)
-        self.abandoned = ckpt.get("abandoned", 0) + in_progress
-        print(f"train: resumed from {self.out / 'checkpoint.pt'} (update {self.updates}); "
-              f"{in_progress} episodes in progress there are abandoned", file=sys.stderr, flush=True)
-        return ckpt["parts"]
-
     def flush_logs(self) -> None:
         """Write the buffered rows of both logs as parts."""
         self.book.log.flush()
         self.updates_log.flush()
 
     def checkpoint(self) -> None:
-        """Flush the logs and write ``checkpoint.pt`` atomically."""
+        """Flush the logs and write ``checkpoint.pt`` atomically (``wrl.checkpoint``)."""
         self.flush_logs()
-        state = {
-            "workflow": self.workflow, "config": self.cfg,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "numpy_rng": np.random.get_state(), "reward_scale": self.scaler.state(), "resumes": self.resumes, "pool_seed": self.pool_seed,
-            "global_step": self.global_step, "updates": self.updates, "wall_before": self.wall(),
-            "book": self.book.state(), "best_score": self.best_score, "since_best": self.since_best,
-            "abandoned": self.abandoned, "in_progress": self.book.in_progress,
-            "parts": {"episodes": self.book.log.parts, "updates": self.updates_log.parts},
-        }
-        atomic_write(self.out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
+        write_checkpoint(self.out / "checkpoint.pt", workflow=self.workflow, config=self.cfg, model=self.model,
+                         optimizer=self.optimizer, device=self.device, scaler=self.scaler,
+                         counters=self.counters, wall=self.wall(), pool_seed=self.pool_seed, book=self.book,
+                         parts={"episodes": self.book.log.parts, "updates": self.updates_log.parts})
 
     def wall(self) -> float:
         """Seconds of training so far, over all runs of this candidate."""
-        return self.wall_before + time.monotonic() - self.t0
-
-    def _end_episodes(self, done: np.ndarray) -> None:
-        idx = np.flatnonzero(done)
-        workflows = _WORKFLOW_TEXT[self.env_wf[idx]] if self.base else [self.workflow] * len(idx)
-        self.book.end(done, workflows, self.global_step, self.wall())
-        if self.book.log.buffered >= FLUSH_EPISODES:
-            self.flush_logs()
-
-    @torch.no_grad()
-    def collect(self) -> None:
-        """One rollout of ``update_steps`` steps from ``self.obs`` (after ``start``)."""
-        ro, lam, timer = self.rollout, self.cfg["lam"], self.timer
-        obs, compromised = self.obs, self.compromised
-        timer.start()
-        for t in range(ro.steps):
-            ro.obs[t].copy_(torch.from_numpy(obs))
-            wf = None
-            if self.base:
-                ro.wf[t].copy_(torch.from_numpy(self.env_wf))
-                wf = self.onehots[ro.wf[t]]
-            actions, logp, values = self.model.sample(ro.obs[t], wf)
-            ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values
-            a = actions.cpu().numpy()
-            timer.lap("policy")
-            obs, reward, terminated, truncated, info = self.env.step(a)
-            timer.lap("sim")
-            ranks = self.ranks[self.env_wf] if self.base else self.ranks
-            counted, compliant = fix_compliance(a, compromised, state_after(info), ranks)
-            align = alignment_reward(counted, compliant, lam)
-            compromised = info["compromised"]
-            done = terminated | truncated
-            cut = np.flatnonzero(truncated & ~terminated)
-            final = self.history.peek(cut, info["final_obs"][cut]) if cut.size else None
-            obs = self.history.observe(obs, done)
-            ro.rewards[t].copy_(torch.from_numpy(self.scaler(reward + align, done)))
-            ro.dones[t].copy_(torch.from_numpy(done))
-            ro.bootstrap[t].zero_()
-            if cut.size:
-                cut_t = torch.from_numpy(cut).to(self.device)
-                ro.bootstrap[t, cut_t] = self.model.value(torch.from_numpy(final).to(self.device),
-                                                          None if wf is None else wf[cut_t])
-            self.global_step += len(a)
-            self.book.add_step(reward, align, counted, compliant, info.get("impact"))
-            if done.any():
-                self._end_episodes(done)
-                self.book.red[done] = info["red"][done]
-                self._draw_workflows()
-            timer.lap("bookkeeping")
-        wf = self.onehots[torch.from_numpy(self.env_wf).to(self.device)] if self.base else None
-        ro.last_value.copy_(self.model.value(torch.from_numpy(obs).to(self.device), wf))
-        self.obs, self.compromised = obs, compromised
-        timer.lap("policy")
+        return self.counters.wall_before + time.monotonic() - self.t0
 
     def _budget(self) -> tuple[int, int, str]:
         if self.cfg["env_steps"] is not None:
-            return self.global_step, self.cfg["env_steps"], "env-steps"
+            return self.counters.global_step, self.cfg["env_steps"], "env-steps"
         return self.book.episodes_done, self.cfg["episodes"], "episodes"
-
-    def _draw_workflows(self) -> None:
-        """Base policy: each env's workflow for its current episode, from (seed, env, episode)."""
-        if self.base:
-            draw_indices(self.cfg["seed"], self.book.env_episode, WORKFLOW_SALT, NUM_WORKFLOWS, self.env_wf)
 
     def start(self) -> None:
         """Reset the env pool: every env starts a fresh episode."""
-        obs, info = self.env.reset()
-        self.obs = self.history.observe(obs, np.ones(self.cfg["envs"], bool))
-        self.compromised = info["compromised"]
-        self.book.red[:] = info["red"]
-        self._draw_workflows()
+        self.collector.start()
 
     def update(self) -> dict:
         """One rollout and one PPO update; logs the update's row and returns it as a dict."""
-        t_start, step0 = time.monotonic(), self.global_step
-        self.collect()
-        stats = ppo_update(self.model, self.optimizer, self.rollout, self.ppo)
+        t_start, step0 = time.monotonic(), self.counters.global_step
+        rollout = self.collector.collect(self.model, self.scaler, self.counters, self.wall)
+        stats = ppo_update(self.model, self.optimizer, rollout, self.ppo)
         self.timer.lap("update")
-        self.updates += 1
+        self.counters.updates += 1
         score, compliance, _ = self.book.score()
-        row = {"update": self.updates, "global_step": self.global_step, **stats, "score": score,
-               "compliance": compliance,
-               "steps_per_s": (self.global_step - step0) / max(time.monotonic() - t_start, 1e-9),
+        row = {"update": self.counters.updates, "global_step": self.counters.global_step, **stats,
+               "score": score, "compliance": compliance,
+               "steps_per_s": (self.counters.global_step - step0) / max(time.monotonic() - t_start, 1e-9),
                "wall_s": self.wall()}
         self.updates_log.append(**{k: [v] for k, v in row.items()})
         return row
+
+    def _early_stop(self, row: dict) -> bool:
+        """Track the best score; True once compliance and patience say stop (``early_stop``)."""
+        c, early = self.counters, self.cfg["early_stop"]
+        if row["score"] > c.best_score:
+            c.best_score, c.since_best = row["score"], 0
+        else:
+            c.since_best += 1
+        return early["enabled"] and row["compliance"] >= early["compliance"] and c.since_best >= early["patience"]
 
     def train(self) -> dict:
         """Run PPO until the budget (or early stop); write the outputs; return the score dict."""
@@ -348,7 +246,6 @@ class CandidateRun:
         done_count, total, unit = self._budget()
         progress = _Progress(total, unit, done_count)
         stop_reason = "budget"
-        early = self.cfg["early_stop"]
         try:
             while self._budget()[0] < total:
                 row = self.update()
@@ -356,12 +253,7 @@ class CandidateRun:
                                                     "steps/s": f"{row['steps_per_s']:.0f}",
                                                     "return": f"{row['score']:.1f}",
                                                     "compliance": f"{row['compliance']:.2f}"})
-                if row["score"] > self.best_score:
-                    self.best_score, self.since_best = row["score"], 0
-                else:
-                    self.since_best += 1
-                if (early["enabled"] and row["compliance"] >= early["compliance"]
-                        and self.since_best >= early["patience"]):
+                if self._early_stop(row):
                     stop_reason = "early_stop"
                     break
                 if time.monotonic() - last_ckpt >= 60.0 * self.cfg["checkpoint_minutes"]:
@@ -376,13 +268,14 @@ class CandidateRun:
         save_policy(self.model, self.out / "policy.pt")
         self.book.log.finish()
         self.updates_log.finish()
+        c = self.counters
         result = {
             "workflow": self.workflow, "score": score, **self.book.score_errors(), "compliance": compliance,
             "alignment_return": align, "episodes": int(self.book.episodes_done),
-            "env_steps": int(self.global_step), "updates": self.updates, "wall_s": round(self.wall(), 3),
+            "env_steps": int(c.global_step), "updates": c.updates, "wall_s": round(self.wall(), 3),
             "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
             "green": self.cfg["green"], "envs": self.cfg["envs"], "lam": self.cfg["lam"],
-            "resumes": self.resumes, "abandoned_episodes": self.abandoned, "device": self.device.type,
+            "resumes": c.resumes, "abandoned_episodes": c.abandoned, "device": self.device.type,
             "stop_reason": stop_reason,
         }
         write_json(self.out / "score.json", result)  # NaN -> null
@@ -391,7 +284,7 @@ class CandidateRun:
 
     def close(self) -> None:
         """Free the env pool."""
-        self.env.close()
+        self.collector.env.close()
 
 
 def tidy_finished(out: Path) -> None:
