@@ -2,7 +2,7 @@
 seeds, and say whether they differ beyond the seed-to-seed noise.
 
 Usage: .venv/bin/python dev/exhaustive.py [--config config.yaml] [--out results/exhaustive]
-       [--seeds 2] [--init-policy results/base/policy.pt] [--workflows 0,7,...|--every 5]
+       [--seeds 2 (seeds train.seed + 0..K-1)] [--init-policy results/base/policy.pt] [--workflows 0,7,...|--every 5]
        [--compare results/report/best_workflows.csv ...] [--replay-seeds 5]
 Writes OUT/wf_{index}_s{seed}/ (as a pipeline candidate, fine-tuned from the base policy
 like the pipeline's candidates when --init-policy is given), OUT/runs.csv (one row per
@@ -10,9 +10,8 @@ run), OUT/ranking.csv (per workflow: mean over seeds, best first) and prints the
 between- and within-workflow variance and the intraclass correlation
 (``wrl.ranking``). Rerunning skips finished runs. Each --compare file (a pipeline run's
 best_workflows.csv) prints where that pipeline's best workflow ranks. --replay-seeds S
-replays the pipeline's search at search seeds 0..S-1 with the runs at the config's
-train.seed as its oracle (``wrl.ranking.replay_search``: a candidate's score does not
-depend on the search seed) and prints where each replay's best ranks; OUT/replays.csv.
+replays the pipeline's search at search seeds 0..S-1 with the runs as its oracle
+(``wrl.ranking.replay_search``: a candidate's score does not depend on the search seed) and prints where each replay's best ranks; OUT/replays.csv.
 """
 import argparse
 from pathlib import Path
@@ -37,7 +36,7 @@ def main() -> None:
     parser.add_argument("--config", default="config.yaml")
     parser.add_argument("--out", default="results/exhaustive")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=2, help="runs per workflow (seeds 0..K-1)")
+    parser.add_argument("--seeds", type=int, default=2, help="runs per workflow (seeds train.seed + 0..K-1)")
     parser.add_argument("--init-policy", default=None, help="policy.pt every run starts from (the base)")
     parser.add_argument("--workflows", default=None, help="comma-separated workflow indices (default: all)")
     parser.add_argument("--every", type=int, default=1, help="every n-th workflow (default 1: all 120)")
@@ -48,7 +47,7 @@ def main() -> None:
     train_cfg = config["train"]
     rows = []
     for i in _indices(args):
-        for seed in range(args.seeds):
+        for seed in range(train_cfg["seed"], train_cfg["seed"] + args.seeds):  # as the pipeline's repeats
             score = train_candidate(train_cfg | {"seed": seed}, format_workflow(ALL_WORKFLOWS[i]),
                                     Path(args.out) / f"wf_{i}_s{seed}", init_policy=args.init_policy,
                                     threads=args.threads)
@@ -76,11 +75,10 @@ def main() -> None:
 
 def _replay(runs: pd.DataFrame, ranking: pd.DataFrame, config: dict, seeds: int, out: Path) -> None:
     """Replay the search at search seeds 0..seeds-1; print and save where each best ranks."""
-    oracle = runs[runs["seed"] == config["train"]["seed"]]
     rank_of = dict(zip(ranking["workflow"], ranking["rank"]))
     rows = []
     for seed in range(seeds):
-        picks = replay_search(oracle, config["search"] | {"seed": seed})
+        picks = replay_search(runs, config["search"] | {"seed": seed}, config["train"]["seed"])
         best = picks.sort_values(["score", "round", "cand"], ascending=[False, True, True]).iloc[0]
         workflow = format_workflow(ALL_WORKFLOWS[int(best["index"])])
         rows.append({"search_seed": seed, "best": workflow, "score": best["score"],

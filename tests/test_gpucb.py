@@ -180,7 +180,11 @@ def test_propose_round_writes_proposals_and_search_state(tmp_path):
     assert not set(w0) & set(w1)
     prop = json.loads((tmp_path / "round_1" / "proposals.json").read_text())
     assert prop["workflows"] == w1 and prop["method"] == "gp_bucb"
-    assert gpucb.load_proposal(tmp_path / "round_1" / "proposals.json", 2) == w1[2]
+    assert gpucb.load_proposal(tmp_path / "round_1" / "proposals.json", 2) == (w1[2], 0)
+    again = gpucb.propose_round(2, paths, cfg | {"allow_repeats": True, "batch": 120},
+                                tmp_path / "round_2" / "proposals.json", tmp_path / "search")
+    for cand, workflow in enumerate(again):  # an evaluated workflow proposed again is its repeat 1
+        assert gpucb.load_proposal(tmp_path / "round_2" / "proposals.json", cand) == (workflow, int(workflow in w0))
     post = pd.read_parquet(tmp_path / "search" / "posterior_round_1.parquet")
     assert len(post) == 120 and post[["mean", "sd", "ucb"]].notna().all().all()
     obs = pd.read_parquet(tmp_path / "search" / "observations_round_1.parquet")

@@ -44,7 +44,7 @@ def test_replay_search_makes_the_pipelines_picks(tmp_path):
     from wrl.workflow import workflow_index
 
     rng = np.random.default_rng(3)
-    oracle = pd.DataFrame({"index": np.arange(120), "score": -KENDALL[17] + rng.normal(0, 0.5, 120),
+    oracle = pd.DataFrame({"index": np.arange(120), "seed": 0, "score": -KENDALL[17] + rng.normal(0, 0.5, 120),
                            "score_se": rng.uniform(0.2, 0.6, 120)})
     cfg = {"rounds": 3, "batch": 4, "seed": 2, "beta": {"delta": 0.1, "scale": 0.2},
            "allow_repeats": False, "noise_sd": 1.0}
@@ -63,3 +63,16 @@ def test_replay_search_makes_the_pipelines_picks(tmp_path):
     assert len(replay) == 12 and replay["index"].nunique() == 12
     with pytest.raises(ValueError, match="oracle lacks"):
         replay_search(oracle[oracle["index"] != replay["index"].iloc[0]], cfg)
+
+
+def test_replay_search_draws_a_repeat_at_the_next_seed():
+    from wrl.ranking import replay_search
+
+    rng = np.random.default_rng(4)
+    oracle = pd.DataFrame([{"index": i, "seed": s, "score": rng.normal(), "score_se": 0.3}
+                           for i in range(120) for s in range(3)])
+    cfg = {"rounds": 3, "batch": 30, "seed": 0, "beta": {"delta": 0.1, "scale": 0.2},
+           "allow_repeats": True, "noise_sd": 1.0}
+    replay = replay_search(oracle, cfg)
+    nth = replay.groupby("index").cumcount()  # 0 for a workflow's first evaluation
+    assert (replay["seed"] == nth).all() and nth.max() >= 1  # some workflow was evaluated again

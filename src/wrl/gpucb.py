@@ -339,7 +339,8 @@ def propose_round(
     """Propose round ``round_``'s batch from every earlier score and save the search state.
 
     search_cfg: the config's ``search`` section (batch, seed, beta.delta, beta.scale,
-    allow_repeats, noise_sd). Writes ``out_json`` ({"round", "workflows", "indices", "method"}),
+    allow_repeats, noise_sd). Writes ``out_json`` ({"round", "workflows", "indices", "method",
+    "repeats"}: how often each pick was evaluated before, ``load_proposal``),
     ``search_dir/observations_round_{r}.parquet`` (the scores it saw) and
     ``search_dir/posterior_round_{r}.parquet`` (``propose_batch``'s table; for a design
     round mean/sd/ucb are NaN), first deleting stale temporaries in both directories.
@@ -359,17 +360,24 @@ def propose_round(
     atomic_write(search_dir / f"observations_round_{round_}.parquet", lambda p: obs.to_parquet(p, index=False))
     atomic_write(search_dir / f"posterior_round_{round_}.parquet", lambda p: posterior.to_parquet(p, index=False))
     workflows = [format_workflow(workflow_from_index(i)) for i in picks]
-    payload = {"round": round_, "method": method, "indices": picks, "workflows": workflows}
+    repeats = [int((obs["index"] == i).sum()) for i in picks]  # earlier evaluations of each pick
+    payload = {"round": round_, "method": method, "indices": picks, "workflows": workflows, "repeats": repeats}
     atomic_write(Path(out_json), lambda p: p.write_text(json.dumps(payload, indent=1) + "\n"))
     return workflows
 
 
-def load_proposal(path: str | Path, cand: int) -> str:
-    """The workflow text of candidate ``cand`` in a ``proposals.json``."""
-    workflows = json.loads(Path(path).read_text())["workflows"]
+def load_proposal(path: str | Path, cand: int) -> tuple[str, int]:
+    """(workflow text, repeat) of candidate ``cand`` in a ``proposals.json``.
+
+    repeat: how many times that workflow was evaluated in earlier rounds (0 unless
+    ``allow_repeats``); the candidate trains at seed ``train.seed + repeat``, so a
+    re-evaluation is a fresh draw of the score, not a copy of the first.
+    """
+    proposal = json.loads(Path(path).read_text())
+    workflows = proposal["workflows"]
     if not 0 <= cand < len(workflows):
         raise ValueError(f"{path}: candidate {cand} out of range 0..{len(workflows) - 1}")
-    return workflows[cand]
+    return workflows[cand], int(proposal.get("repeats", [0] * len(workflows))[cand])
 
 
 def warm_start_policy(workflow: str, score_paths: list[str | Path]) -> str | None:
