@@ -6,7 +6,8 @@ Usage: .venv/bin/python dev/exhaustive.py [--config config.yaml] [--out results/
        [--compare results/report/best_workflows.csv ...] [--replay-seeds 5]
 Writes OUT/wf_{index}_s{seed}/ (as a pipeline candidate, fine-tuned from the base policy
 like the pipeline's candidates when --init-policy is given), OUT/runs.csv (one row per
-run), OUT/ranking.csv (per workflow: mean over seeds, best first) and prints the
+run), OUT/ranking.csv (per workflow: mean over seeds, best first),
+OUT/position_effects.csv (``wrl.ranking.position_effects``) and prints the
 between- and within-workflow variance and the intraclass correlation
 (``wrl.ranking``). Rerunning skips finished runs. Each --compare file (a pipeline run's
 best_workflows.csv) prints where that pipeline's best workflow ranks. --replay-seeds S
@@ -20,7 +21,7 @@ import pandas as pd
 
 from wrl.atomic import atomic_write
 from wrl.config import load_config
-from wrl.ranking import rank_workflows, replay_search, variance_components
+from wrl.ranking import position_effects, rank_workflows, replay_search, variance_components
 from wrl.train import train_candidate
 from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow
 
@@ -64,6 +65,10 @@ def main() -> None:
         v = variance_components(runs)
         print(f"variance: between {v['var_between']:.2f}, within {v['var_within']:.2f} "
               f"(seed sd {v['seed_sd']:.2f}); ICC(1) = {v['icc']:.3f} over {v['workflows']} workflows x {v['k']} seeds")
+    effects = position_effects(runs)
+    atomic_write(Path(args.out) / "position_effects.csv", lambda tmp: effects.to_csv(tmp, index=False))
+    print("mean score by each unit type's position (1 = highest priority):")
+    print(effects.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     for path in args.compare:
         best = pd.read_csv(path).iloc[0]["workflow"]
         hit = ranking[ranking["workflow"] == best]

@@ -76,3 +76,17 @@ def test_replay_search_draws_a_repeat_at_the_next_seed():
     replay = replay_search(oracle, cfg)
     nth = replay.groupby("index").cumcount()  # 0 for a workflow's first evaluation
     assert (replay["seed"] == nth).all() and nth.max() >= 1  # some workflow was evaluated again
+
+
+def test_position_effects_find_the_unit_type_whose_place_matters():
+    from wrl.ranking import position_effects
+    from wrl.workflow import ALL_WORKFLOWS, format_workflow
+
+    rows = [{"workflow": format_workflow(w), "seed": s, "score": -2.0 * w.index("op_server") + 0.1 * s}
+            for w in ALL_WORKFLOWS for s in range(2)]
+    table = position_effects(pd.DataFrame(rows))
+    top = table.iloc[0]
+    assert top["unit_type"] == "op_server" and top["spread"] == pytest.approx(8.0)
+    assert [top[f"pos{p}"] for p in range(1, 6)] == pytest.approx([0.05, -1.95, -3.95, -5.95, -7.95])
+    # another type's place only pushes op_server down the order by one slot or not: spread 2 = 8 / 4
+    assert table.iloc[1:]["spread"].to_numpy() == pytest.approx([2.0] * 4)

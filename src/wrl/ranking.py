@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from wrl.gpucb import choose_batch
+from wrl.workflow import UNIT_TYPES, parse_workflow
 
 
 def rank_workflows(scores: pd.DataFrame) -> pd.DataFrame:
@@ -43,6 +44,23 @@ def variance_components(scores: pd.DataFrame) -> dict:
             "var_between": float(max((ms_between - ms_within) / k, 0.0)), "var_within": float(ms_within),
             "icc": float((ms_between - ms_within) / (ms_between + (k - 1) * ms_within)),
             "seed_sd": float(np.sqrt(ms_within))}
+
+
+def position_effects(scores: pd.DataFrame) -> pd.DataFrame:
+    """Columns workflow, score (one row per run) -> mean score by each unit type's position.
+
+    Returns one row per unit type: the mean score of the runs that put it at position
+    1..5 (columns ``pos1`` .. ``pos5``, 1 = highest priority) and ``spread`` (best minus
+    worst position mean): a type whose place matters has a large spread.
+    """
+    positions = pd.DataFrame([parse_workflow(w) for w in scores["workflow"]], index=scores.index)
+    rows = []
+    for unit in UNIT_TYPES:
+        pos = (positions == unit).to_numpy().argmax(axis=1) + 1
+        means = scores["score"].groupby(pos).mean()
+        rows.append({"unit_type": unit, **{f"pos{p}": means.get(p, np.nan) for p in range(1, 6)},
+                     "spread": means.max() - means.min()})
+    return pd.DataFrame(rows).sort_values("spread", ascending=False, ignore_index=True)
 
 
 def replay_search(oracle: pd.DataFrame, search_cfg: dict, train_seed: int = 0) -> pd.DataFrame:
