@@ -17,6 +17,7 @@ replays the pipeline's search at search seeds 0..S-1 with the runs as its oracle
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from wrl.atomic import atomic_write
@@ -64,7 +65,8 @@ def main() -> None:
     if args.seeds >= 2:
         v = variance_components(runs)
         print(f"variance: between {v['var_between']:.2f}, within {v['var_within']:.2f} "
-              f"(seed sd {v['seed_sd']:.2f}); ICC(1) = {v['icc']:.3f} over {v['workflows']} workflows x {v['k']} seeds")
+              f"(seed sd {v['seed_sd']:.2f}); ICC(1) = {v['icc']:.3f} over {v['workflows']} workflows x {v['k']} seeds; "
+              f"F = {v['f_stat']:.2f}, p = {v['p_value']:.2g}")
     effects = position_effects(runs)
     atomic_write(Path(args.out) / "position_effects.csv", lambda tmp: effects.to_csv(tmp, index=False))
     print("mean score by each unit type's position (1 = highest priority):")
@@ -92,6 +94,13 @@ def _replay(runs: pd.DataFrame, ranking: pd.DataFrame, config: dict, seeds: int,
               f"{rank_of[workflow]} of {len(ranking)} by the mean over seeds")
     table = pd.DataFrame(rows)
     atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+    first = runs[runs["seed"] == config["train"]["seed"]]  # random search: as many workflows, scored alike
+    rng, evaluated = np.random.default_rng(0), int(table["evaluated"].iloc[0])
+    draws = [first.iloc[rng.choice(len(first), evaluated, replace=False)] for _ in range(2000)]
+    random_ranks = np.array([rank_of[d.sort_values("score", ascending=False).iloc[0]["workflow"]] for d in draws])
+    print(f"summary: random search over {evaluated} workflows (2000 draws): best ranks median "
+          f"{np.median(random_ranks):g}, P(rank <= 5) = {np.mean(random_ranks <= 5):.2f}, "
+          f"P(rank <= 15) = {np.mean(random_ranks <= 15):.2f}")
     print(f"summary: over {seeds} search seeds the pipeline's best ranks {sorted(table['exhaustive_rank'])} "
           f"of {len(ranking)} (median {table['exhaustive_rank'].median():g})")
 

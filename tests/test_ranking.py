@@ -27,6 +27,7 @@ def test_icc_recovers_known_variance_components():
     assert out["icc"] == pytest.approx(0.9, abs=0.03) and out["seed_sd"] == pytest.approx(1.0, abs=0.05)
     null = variance_components(_scores(np.zeros(400), noise_sd=2.0, k=2))  # no workflow effect
     assert abs(null["icc"]) < 0.1 and null["var_between"] < 0.3
+    assert out["p_value"] < 1e-12 and null["p_value"] > 0.01
 
 
 def test_icc_needs_balanced_repeats():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from wrl.gpucb import choose_batch
 from wrl.workflow import UNIT_TYPES, parse_workflow
@@ -27,7 +28,8 @@ def rank_workflows(scores: pd.DataFrame) -> pd.DataFrame:
 def variance_components(scores: pd.DataFrame) -> dict:
     """One-way random effects over workflows for columns workflow, score (k runs each, k >= 2).
 
-    Returns workflows, k, ms_between, ms_within, var_between (>= 0), var_within (= MSW),
+    Returns workflows, k, ms_between, ms_within, f_stat (MSB / MSW) and p_value (the
+    F-test of "no workflow differs"), var_between (>= 0), var_within (= MSW),
     icc (ICC(1), may be negative when the workflows differ less than chance) and
     seed_sd (sqrt of MSW: the seed-to-seed sd of one run's score).
     """
@@ -40,7 +42,9 @@ def variance_components(scores: pd.DataFrame) -> dict:
     grand = scores["score"].mean()
     ms_between = k * ((groups.mean() - grand) ** 2).sum() / (n - 1)
     ms_within = ((scores["score"] - groups.transform("mean")) ** 2).sum() / (n * (k - 1))
+    f_stat = ms_between / ms_within
     return {"workflows": n, "k": k, "ms_between": float(ms_between), "ms_within": float(ms_within),
+            "f_stat": float(f_stat), "p_value": float(stats.f.sf(f_stat, n - 1, n * (k - 1))),
             "var_between": float(max((ms_between - ms_within) / k, 0.0)), "var_within": float(ms_within),
             "icc": float((ms_between - ms_within) / (ms_between + (k - 1) * ms_within)),
             "seed_sd": float(np.sqrt(ms_within))}
