@@ -120,10 +120,12 @@ def test_dead_worker_raises_within_a_second_and_cleans_up():
 def test_interrupted_or_killed_pool_leaves_no_process_or_shared_memory(sig):
     # SIGINT to the group is a terminal's Ctrl-C; SIGKILL runs no finaliser, no resource tracker
     before = shm_blocks()
+    # a shell's background job (`cmd &`, nohup) inherits SIGINT ignored; a terminal's does not
     script = textwrap.dedent("""
-        import numpy as np, sys
+        import numpy as np, signal, sys
         from wrl import make_vec
         if __name__ == "__main__":
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             env = make_vec("cyborg", 2, "b_line", workers=2)
             env.reset()
             print(" ".join(str(p.pid) for p in env.pool._procs), flush=True)
@@ -135,7 +137,11 @@ def test_interrupted_or_killed_pool_leaves_no_process_or_shared_memory(sig):
     pids = [int(p) for p in proc.stdout.readline().split()]
     time.sleep(0.5)
     os.killpg(proc.pid, sig)  # the whole group
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # leave no process behind a failure
+        raise
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "a worker outlived the pool"
