@@ -85,4 +85,4 @@ def test_bench_learn_prints_a_row_per_variant_and_a_summary():
     lines = done.stdout.strip().splitlines()
     assert lines[0].split()[0] == "variant"
     assert [line.split()[0] for line in lines[2:4]] == ["defaults", "epochs=1"]
-    assert lines[-1].startswith("summary: fastest to -15")
+    assert lines[-1].startswith("summary: best greedy mixed-red return")

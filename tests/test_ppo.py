@@ -123,7 +123,7 @@ def test_sampled_actions_follow_the_policy_distribution():
     torch.manual_seed(0)
     model = ActorCritic(WF, hidden=(8,))
     with torch.no_grad():
-        model.actor.layers[-1].bias[:] = torch.linspace(-3, 3, NUM_ACTIONS)  # a skewed distribution
+        model.actors[0].layers[-1].bias[:] = torch.linspace(-3, 3, NUM_ACTIONS)  # a skewed distribution
         obs = torch.zeros(20000, OBS_DIM)
         actions, logp, _ = model.sample(obs)
         probs = torch.softmax(model.logits(obs[:1]), -1)[0]

@@ -15,22 +15,23 @@ import numpy as np
 import torch
 
 from wrl.cage.scenario import OBS_DIM
-from wrl.memory import History
 from wrl.ppo import ActorCritic, load_policy
+from wrl.state import AgentState
 
 
 class PolicyAgent:
     """A batched agent over an ``ActorCritic``: greedy (argmax) or sampled actions.
 
-    It keeps the policy's memory (``wrl.memory``, kind ``model.memory``) per env; the
-    batch size is fixed by the first call. Sampling uses a ``torch.Generator`` seeded by
-    ``seed``.
+    It keeps the agent's state (``wrl.state``: kind ``model.memory``, the decoy mask when
+    ``model.mask_decoys``, the red guess that picks a specialist) per env; the batch size
+    is fixed by the first call. Masked actions are never chosen. Sampling uses a
+    ``torch.Generator`` seeded by ``seed``.
     """
 
     def __init__(self, model: ActorCritic, greedy: bool = True, seed: int = 0):
         self.model = model.eval()
         self.greedy = greedy
-        self.history: History | None = None
+        self.state: AgentState | None = None
         self._gen = torch.Generator(device=model.wf.device).manual_seed(int(seed))
 
     @torch.no_grad()
@@ -40,18 +41,24 @@ class PolicyAgent:
         first = np.asarray(first, dtype=bool).reshape(-1)
         if first.shape[0] != obs.shape[0]:
             raise ValueError(f"first has {first.shape[0]} entries for {obs.shape[0]} observations")
-        if self.history is None:
-            self.history = History(self.model.memory, len(obs))
+        if self.state is None:
+            self.state = AgentState(self.model.memory, len(obs), self.model.mask_decoys)
             first = np.ones(len(obs), bool)  # nothing remembered yet
-        elif len(obs) != self.history.num_envs:
-            raise ValueError(f"{len(obs)} observations for an agent of {self.history.num_envs} envs; "
+        elif len(obs) != self.state.num_envs:
+            raise ValueError(f"{len(obs)} observations for an agent of {self.state.num_envs} envs; "
                              "load one agent per batch size")
-        x = self.history.observe(obs, first)
-        logits = self.model.logits(torch.from_numpy(x).to(self.model.wf.device))
+        device = self.model.wf.device
+        x = torch.from_numpy(self.state.observe(obs, first)).to(device)
+        head = torch.from_numpy(self.state.guess()).to(device) if self.model.specialists else None
+        mask = self.state.mask()
+        logits = self.model.logits(x, None, head, None if mask is None else torch.from_numpy(mask).to(device))
         if self.greedy:
-            return logits.argmax(-1).cpu().numpy()
-        probs = torch.softmax(logits, -1)
-        return torch.multinomial(probs, 1, generator=self._gen).squeeze(-1).cpu().numpy()
+            actions = logits.argmax(-1).cpu().numpy()
+        else:
+            probs = torch.softmax(logits, -1)
+            actions = torch.multinomial(probs, 1, generator=self._gen).squeeze(-1).cpu().numpy()
+        self.state.record(actions)
+        return actions
 
 
 def load(path: str | os.PathLike, greedy: bool = True, seed: int = 0, device: str = "cpu") -> PolicyAgent:

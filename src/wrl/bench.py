@@ -171,54 +171,50 @@ def process_age() -> float | None:
         return None
 
 
-THRESHOLDS = (-20.0, -15.0)  #: returns vs B_line (100 steps) that ``bench learn`` times
+THRESHOLDS = (-25.0, -20.0, -17.0)  #: greedy mixed-red returns per episode that ``bench learn`` times
 
 
 def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_episodes: int,
                       threads: int | None, tmp: Path) -> dict:
     """Train ``cfg`` until every threshold is crossed or ``max_seconds`` of training.
 
-    Returns setup_s (building the run: pool, JIT cache, model), then per threshold x
-    the training wall seconds (``wall_s`` as ``updates.parquet`` counts it) and env
-    steps at the first update whose training score reaches x (``train_s{x}``,
-    ``train_steps{x}``) and at the first greedy check whose mean return on held-out
-    numba seeds reaches it (``greedy_s{x}``); NaN when not reached. Greedy checks run
-    every ``check_seconds`` of training on ``eval_episodes`` episodes and are not
-    counted in the training wall time. Also the last policy's path (``policy``),
-    final wall_s and env steps, and env-steps/s.
+    Every ``check_seconds`` of training the policy is run greedily on held-out numba seeds
+    (``wrl.train.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
+    in the training time). Returns setup_s (building the run: pool, JIT cache, model), per
+    threshold x the training seconds and env steps at the first check whose mixed-red
+    return reaches x (``greedy_s{x}``, ``greedy_steps{x}``; NaN when not reached), the
+    best check (``best``, its per-red returns ``best_<red>`` and its ``best_s``), the best
+    policy's path (``policy``), final wall_s and env steps, and env-steps/s.
     """
-    from wrl.evaluate import play
     from wrl.ppo import save_policy
-    from wrl.train import CandidateRun
+    from wrl.train import CandidateRun, heldout_returns
 
     t0 = time.perf_counter()
     run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp, None, threads)
-    result = {"setup_s": time.perf_counter() - t0}
+    result = {"setup_s": time.perf_counter() - t0, "best": -math.inf, "best_s": math.nan}
     for x in THRESHOLDS:
-        result |= {f"train_s{x:.0f}": math.nan, f"train_steps{x:.0f}": math.nan,
-                   f"greedy_s{x:.0f}": math.nan}
-    snapshot, last_check = tmp / "snapshot.pt", 0.0
+        result |= {f"greedy_s{x:.0f}": math.nan, f"greedy_steps{x:.0f}": math.nan}
+    last_check = 0.0
     try:
         run.start()
         while run.wall() < max_seconds:
             row = run.update()
+            if row["wall_s"] - last_check < check_seconds:
+                continue
+            last_check = row["wall_s"]
+            paused = time.perf_counter()
+            check = heldout_returns(run.model, cfg, eval_episodes)
             for x in THRESHOLDS:
-                if math.isnan(result[f"train_s{x:.0f}"]) and row["score"] >= x:
-                    result[f"train_s{x:.0f}"] = row["wall_s"]
-                    result[f"train_steps{x:.0f}"] = row["global_step"]
-            if row["wall_s"] - last_check >= check_seconds:
-                last_check = row["wall_s"]
-                paused = time.perf_counter()
-                save_policy(run.model, snapshot)
-                greedy = play(str(snapshot), "numba", "b_line", eval_episodes, seed=10_000 + cfg["seed"],
-                              workers=threads)["returns"].mean()
-                for x in THRESHOLDS:
-                    if math.isnan(result[f"greedy_s{x:.0f}"]) and greedy >= x:
-                        result[f"greedy_s{x:.0f}"] = row["wall_s"]
-                run.t0 += time.perf_counter() - paused  # the check is not training time
-            if not any(math.isnan(v) for k, v in result.items() if k.startswith(("train_s", "greedy_s"))):
+                if math.isnan(result[f"greedy_s{x:.0f}"]) and check["heldout"] >= x:
+                    result[f"greedy_s{x:.0f}"] = row["wall_s"]
+                    result[f"greedy_steps{x:.0f}"] = row["global_step"]
+            if check["heldout"] > result["best"]:
+                result |= {"best": check["heldout"], "best_s": row["wall_s"],
+                           **{"best_" + k.removeprefix("heldout_"): v for k, v in check.items() if k != "heldout"}}
+                save_policy(run.model, tmp / "policy.pt")
+            run.t0 += time.perf_counter() - paused  # the check is not training time
+            if not any(math.isnan(result[f"greedy_s{x:.0f}"]) for x in THRESHOLDS):
                 break
-        save_policy(run.model, tmp / "policy.pt")
         result |= {"policy": str(tmp / "policy.pt"), "wall_s": run.wall(), "env_steps": run.counters.global_step,
                    "steps_per_s": run.counters.global_step / run.wall()}
     finally:
@@ -227,47 +223,53 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
 
 
 def bench_learn(args: argparse.Namespace) -> int:
-    """Time to threshold vs B_line: training wall seconds until the return reaches -20
-    and -15, for the train defaults (the baseline, measured first in the same run) and
-    each ``--variant`` (comma-separated FIELD=VALUE overrides on top of ``--set``).
+    """Learning per wall-second on the train mixture: training seconds until the greedy
+    mixed-red return on held-out numba seeds reaches -25, -20 and -17 per episode, for the
+    train section of ``config.yaml`` (or the defaults; the baseline, measured first in the
+    same run) and each ``--variant``
+    (comma-separated FIELD=VALUE overrides on top of ``--set``).
 
-    Per variant: setup seconds, seconds and env steps to each threshold by the training
-    score, seconds by the greedy return on held-out numba seeds (checked every
-    ``--check-seconds``), env-steps/s, the ratio of its -15 training time to the
-    baseline's, and the last policy's greedy return on the real CybORG (``--cyborg-episodes``
-    episodes of 100 steps vs B_line; 0 skips it). Runs stop at ``--max-seconds``.
+    Per variant: setup seconds, seconds (and env steps) to each threshold (checked every
+    ``--check-seconds``), the best check's mixed return and per-red returns, env-steps/s,
+    the ratio of its -20 time to the baseline's, and the best policy's return on the real
+    CybORG (``--cyborg-episodes`` episodes of ``max_steps`` per red of the mixture, mixed
+    by its weights; 0 skips it). Runs stop at ``--max-seconds``.
     """
     import tempfile
 
+    from wrl.cage.red import RED_AGENTS, parse_red
     from wrl.evaluate import play
-    from wrl.train import set_threads, validate_train_config
+    from wrl.train import load_train_section, set_threads, validate_train_config
 
     set_threads(args.threads)
-    common = _parse_overrides(args.set)
+    common = {**load_train_section(None), **_parse_overrides(args.set)}
     variants = [("defaults", {})] + [(v, _parse_overrides(v.split(","))) for v in args.variant]
     rows, base = [], None
     for name, extra in variants:
-        cfg = validate_train_config({"red": "b_line", **common, **extra, "device": args.device,
-                                     "env_steps": 10**12})
+        cfg = validate_train_config({**common, **extra, "device": args.device, "env_steps": 10**12})
+        mix = parse_red(cfg["red"])
         with tempfile.TemporaryDirectory() as tmp:
             r = time_to_threshold(cfg, args.max_seconds, args.check_seconds, args.eval_episodes,
                                   args.threads, Path(tmp))
             cyborg = math.nan
-            if args.cyborg_episodes:
-                cyborg = play(r["policy"], "cyborg", "b_line", args.cyborg_episodes, seed=20_000,
-                              workers=args.threads)["returns"].mean()
+            if args.cyborg_episodes and Path(r["policy"]).exists():
+                cyborg = sum(mix.probs[RED_AGENTS.index(red)] * play(
+                    r["policy"], "cyborg", red, args.cyborg_episodes, cfg["max_steps"], seed=20_000,
+                    workers=args.threads)["returns"].mean() for red in mix.support)
         base = r if base is None else base
-        ratio = r["train_s-15"] / base["train_s-15"]
-        rows.append([name, cfg["envs"], r["setup_s"], r["train_s-20"], r["train_s-15"],
-                     r["train_steps-15"] / 1e6, r["greedy_s-20"], r["greedy_s-15"], r["steps_per_s"],
-                     ratio, cyborg])
+        ratio = r["greedy_s-20"] / base["greedy_s-20"]
+        per_red = " ".join(f"{red} {r.get('best_' + red, math.nan):.1f}" for red in mix.support)
+        rows.append([name, cfg["envs"], r["setup_s"], r["greedy_s-25"], r["greedy_s-20"], r["greedy_s-17"],
+                     r["greedy_steps-20"] / 1e6, r["best"], per_red, r["best_s"], r["steps_per_s"], ratio,
+                     cyborg])
         print(f"bench learn: {name}: {r}", file=sys.stderr, flush=True)
     age = process_age()
-    best = min(rows, key=lambda row: (math.isnan(row[4]), row[4]))
-    print_table(["variant", "envs", "setup s", "train s -20", "train s -15", "Msteps -15",
-                 "greedy s -20", "greedy s -15", "env-steps/s", "x defaults -15", "CybORG"], rows,
-                f"summary: fastest to -15 (training score) is {best[0]!r} at {best[4]:.0f} s of training "
-                f"({best[9]:.2f}x the defaults' time); device {args.device}, "
+    best = max(rows, key=lambda row: row[7])
+    print_table(["variant", "envs", "setup s", "s to -25", "s to -20", "s to -17", "Msteps -20",
+                 "best mixed", "best per red", "best at s", "env-steps/s", "x defaults -20", "CybORG mixed"],
+                rows,
+                f"summary: best greedy mixed-red return {best[7]:.1f} by {best[0]!r} "
+                f"({best[5]:.0f} s to -17) within {args.max_seconds:.0f} s of training; device {args.device}, "
                 f"{args.threads or torch.get_num_threads()} torch threads, {os.cpu_count()} CPU cores"
                 + (f", process age {age:.0f} s" if age is not None else ""))
     return 0
@@ -300,7 +302,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-seconds", dest="check_seconds", type=float, default=10.0,
                         help="learn: training seconds between greedy checks (default 10)")
     parser.add_argument("--eval-episodes", dest="eval_episodes", type=int, default=256,
-                        help="learn: held-out numba episodes per greedy check (default 256)")
+                        help="learn: held-out numba episodes per red per greedy check (default 256)")
     parser.add_argument("--cyborg-episodes", dest="cyborg_episodes", type=int, default=20,
                         help="learn: CybORG episodes confirming each final policy (0: skip)")
 

@@ -30,6 +30,8 @@ class Counters:
     wall_before: float = 0.0  #: seconds of training before this process
     best_score: float = -math.inf  #: best training score so far (early stop)
     since_best: int = 0  #: updates since best_score last improved
+    best_heldout: float = -math.inf  #: best greedy held-out total so far (train.select)
+    best_heldout_update: int = -1  #: the update that reached it (its policy is best.pt)
 
 
 def read_checkpoint(path: Path) -> dict | None:

@@ -1,5 +1,5 @@
-"""Rollout collection: the env pool stepped by the policy, the alignment reward, memory and
-the episode bookkeeping, written into a ``wrl.ppo.Rollout``.
+"""Rollout collection: the env pool stepped by the policy, the alignment reward, the agent's
+state (``wrl.state``) and the episode bookkeeping, written into a ``wrl.ppo.Rollout``.
 
 Learning reward = env reward + alignment reward (``wrl.workflow``), where a fix is judged
 against ``info["compromised"]`` of the previous reset/step (the true state just before
@@ -17,9 +17,9 @@ import torch
 
 from wrl.checkpoint import Counters
 from wrl.episodes import EpisodeBook
-from wrl.memory import History
 from wrl.ppo import ActorCritic, RewardScaler, Rollout
 from wrl.seeding import WORKFLOW_SALT, draw_indices
+from wrl.state import AgentState
 from wrl.timing import SectionTimer
 from wrl.workflow import (
     ALL_WORKFLOWS, NUM_WORKFLOWS, alignment_reward, fix_compliance, format_workflow, onehot_all,
@@ -44,9 +44,9 @@ class Collector:
         self.cfg, self.workflow, self.env, self.book, self.timer = cfg, workflow, env, book, timer
         self.base = workflow is None
         self.ranks = type_ranks_all() if self.base else type_ranks(workflow)
-        self.history = History(cfg["memory"], n)
+        self.state = AgentState(cfg["memory"], n, cfg["mask_decoys"])
         self.rollout = Rollout(cfg["update_steps"], n, device, per_env_workflows=self.base,
-                               obs_dim=self.history.dim)
+                               obs_dim=self.state.dim, heads=cfg["specialists"], masks=cfg["mask_decoys"])
         self.device = device
         self.onehots = torch.from_numpy(onehot_all()).to(device)
         self.env_wf = np.zeros(n, np.int64)  # workflow index of each env's episode (base policy)
@@ -54,7 +54,7 @@ class Collector:
     def start(self) -> None:
         """Reset the env pool: every env starts a fresh episode."""
         obs, info = self.env.reset()
-        self.obs = self.history.observe(obs, np.ones(self.cfg["envs"], bool))
+        self.obs = self.state.observe(obs, np.ones(self.cfg["envs"], bool))
         self.compromised = info["compromised"]
         self.book.red[:] = info["red"]
         self._draw_workflows()
@@ -87,9 +87,17 @@ class Collector:
             if self.base:
                 ro.wf[t].copy_(torch.from_numpy(self.env_wf))
                 wf = self.onehots[ro.wf[t]]
-            actions, logp, values = model.sample(ro.obs[t], wf)
+            head = mask = None
+            if ro.head is not None:
+                head = ro.head[t]
+                head.copy_(torch.from_numpy(self.state.guess()))
+            if ro.mask is not None:
+                mask = ro.mask[t]
+                mask.copy_(torch.from_numpy(self.state.mask()))
+            actions, logp, values = model.sample(ro.obs[t], wf, head, mask)
             ro.actions[t], ro.logp[t], ro.values[t] = actions, logp, values
             a = actions.cpu().numpy()
+            self.state.record(a)
             timer.lap("policy")
             obs, reward, terminated, truncated, info = self.env.step(a)
             timer.lap("sim")
@@ -99,15 +107,16 @@ class Collector:
             compromised = info["compromised"]
             done = terminated | truncated
             cut = np.flatnonzero(truncated & ~terminated)
-            final = self.history.peek(cut, info["final_obs"][cut]) if cut.size else None
-            obs = self.history.observe(obs, done)
+            final, final_head = self.state.peek(cut, info["final_obs"][cut]) if cut.size else (None, None)
+            obs = self.state.observe(obs, done)
             ro.rewards[t].copy_(torch.from_numpy(scaler(reward + align, done)))
             ro.dones[t].copy_(torch.from_numpy(done))
             ro.bootstrap[t].zero_()
             if cut.size:
                 cut_t = torch.from_numpy(cut).to(self.device)
-                ro.bootstrap[t, cut_t] = model.value(torch.from_numpy(final).to(self.device),
-                                                     None if wf is None else wf[cut_t])
+                ro.bootstrap[t, cut_t] = model.value(
+                    torch.from_numpy(final).to(self.device), None if wf is None else wf[cut_t],
+                    torch.from_numpy(final_head).to(self.device) if ro.head is not None else None)
             counters.global_step += len(a)
             self.book.add_step(reward, align, counted, compliant, info.get("impact"))
             if done.any():
@@ -116,7 +125,8 @@ class Collector:
                 self._draw_workflows()
             timer.lap("bookkeeping")
         wf = self.onehots[torch.from_numpy(self.env_wf).to(self.device)] if self.base else None
-        ro.last_value.copy_(model.value(torch.from_numpy(obs).to(self.device), wf))
+        head = torch.from_numpy(self.state.guess()).to(self.device) if ro.head is not None else None
+        ro.last_value.copy_(model.value(torch.from_numpy(obs).to(self.device), wf, head))
         self.obs, self.compromised = obs, compromised
         timer.lap("policy")
         return ro

@@ -34,12 +34,10 @@ MAX_ENVS = {"numba": 1024, "cyborg": 16}
 
 
 class TrainedPolicy:
-    """A ``policy.pt`` (``wrl.agent``) in the baselines' interface: ``act(obs, info)``, ``reset(mask)``."""
+    """A ``wrl.agent.PolicyAgent`` in the baselines' interface: ``act(obs, info)``, ``reset(mask)``."""
 
-    def __init__(self, path: str, num_envs: int, greedy: bool, seed: int):
-        from wrl.agent import load
-
-        self.agent = load(path, greedy=greedy, seed=seed)
+    def __init__(self, agent, num_envs: int):
+        self.agent = agent
         self.first = np.ones(num_envs, bool)
 
     def act(self, obs: np.ndarray, info: dict) -> np.ndarray:
@@ -53,24 +51,30 @@ class TrainedPolicy:
         self.first |= np.asarray(mask, bool)
 
 
-def load_any_policy(policy: str, num_envs: int, mode: str = "greedy", seed: int = 0):
-    """A ``policy.pt`` path or a baseline name as an object with ``act`` and ``reset``."""
+def load_any_policy(policy, num_envs: int, mode: str = "greedy", seed: int = 0):
+    """A ``policy.pt`` path, a baseline name or a ``wrl.ppo.ActorCritic`` as an object with
+    ``act`` and ``reset``."""
+    from wrl.agent import PolicyAgent, load
+    from wrl.ppo import ActorCritic
+
+    if isinstance(policy, ActorCritic):
+        return TrainedPolicy(PolicyAgent(policy, greedy=(mode == "greedy"), seed=seed), num_envs)
     if policy.endswith(".pt") or os.path.sep in policy:
         if not Path(policy).is_file():
             raise FileNotFoundError(f"--policy {policy}: no such file; give a policy.pt path "
                                     "or a baseline name")
-        return TrainedPolicy(policy, num_envs, greedy=(mode == "greedy"), seed=seed)
+        return TrainedPolicy(load(policy, greedy=(mode == "greedy"), seed=seed), num_envs)
     from wrl.baselines import make_baseline
 
     return make_baseline(policy, num_envs, seed)
 
 
-def play(policy: str, backend: str, red: str, episodes: int, steps: int = MAX_STEPS,
+def play(policy, backend: str, red: str, episodes: int, steps: int = MAX_STEPS,
          green: str = "sleep", mode: str = "greedy", seed: int = 0,
          workers: int | None = None) -> dict[str, np.ndarray]:
     """Play ``episodes`` episodes of ``steps`` steps of ``policy`` vs (red, green) on ``backend``.
 
-    ``policy`` is a name or path (see ``load_any_policy``). Returns ``returns``
+    ``policy`` is a name, a path or a model (see ``load_any_policy``). Returns ``returns``
     float64[E], ``rewards`` float32[E, steps], ``bits`` float64[E, 52] (fraction of the
     episode's observations with each bit set) and ``first_impact`` int64[E] (1..steps,
     ``steps + 1`` when red never chose Impact). Envs run in a pool of at most

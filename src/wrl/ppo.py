@@ -1,8 +1,11 @@
 """Workflow-conditioned actor-critic, rollout storage, GAE and the PPO update.
 
-The actor and the critic are separate MLPs on ``[observation 52 | memory features |
-workflow one-hot 25]`` (``wrl.memory``, ``wrl.workflow.onehot``); the memory features are
-absent for ``memory="none"``. When one workflow conditions the whole batch (training one
+The actor and the critic are separate MLPs on ``[observation 52 | state features |
+workflow one-hot 25]`` (``wrl.state``, ``wrl.workflow.onehot``); the state features are
+absent for ``memory="none"``. With ``specialists`` the model holds one actor and one
+critic per red guess (``wrl.state.GUESSES``) and each row is routed to the pair of its
+agent's guess; with ``mask_decoys`` the actions the agent's state rules out get no
+probability (sampling, greedy argmax and the PPO ratio all use the masked distribution). When one workflow conditions the whole batch (training one
 candidate, evaluating one policy) the one-hot's contribution to the first layer is a
 bias, so the batch is never concatenated: ``W @ [o | w] + b = W_o @ o + (W_w @ w + b)``.
 
@@ -24,12 +27,14 @@ from torch import nn
 
 from wrl.atomic import atomic_write
 from wrl.cage.scenario import NUM_ACTIONS, OBS_DIM
-from wrl.memory import FEATURES as MEMORY_FEATURES
+from wrl.state import FEATURES as MEMORY_FEATURES
+from wrl.state import GUESSES
 from wrl.workflow import NUM_UNIT_TYPES, format_workflow, onehot, onehot_all, parse_workflow
 
 WF_DIM = NUM_UNIT_TYPES * NUM_UNIT_TYPES
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 POLICY_FORMAT = "wrl-policy-1"
+MASKED_LOGIT = -1e9  #: logit of a masked action (finite, so that 0 * log p stays 0)
 
 
 class MLP(nn.Module):
@@ -70,12 +75,16 @@ class ActorCritic(nn.Module):
     hidden: hidden widths of each MLP (default 64-64); activation: tanh | relu;
     workflow: the workflow this policy is trained for (its one-hot is the default
     conditioning of every call); conditioned=False gives plain PPO: the workflow input
-    is always zeros, whatever a caller passes; memory: ``wrl.memory`` kind whose
-    features follow the observation in every input (``in_dim`` wide in all).
+    is always zeros, whatever a caller passes; memory: ``wrl.state`` kind whose
+    features follow the observation in every input (``in_dim`` wide in all);
+    mask_decoys: the agent masks decoys its state rules out (``wrl.state.AgentState.mask``);
+    specialists: one actor-critic pair per red guess, rows routed by ``head``
+    (int64[B], index into ``wrl.state.GUESSES``), else one pair for all.
     """
 
     def __init__(self, workflow: str, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
-                 conditioned: bool = True, memory: str = "none"):
+                 conditioned: bool = True, memory: str = "none", mask_decoys: bool = False,
+                 specialists: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation {activation!r}: use one of {sorted(ACTIVATIONS)}")
@@ -86,10 +95,15 @@ class ActorCritic(nn.Module):
         self.workflow = format_workflow(parse_workflow(workflow))
         if memory not in MEMORY_FEATURES:
             raise ValueError(f"memory {memory!r}: use one of {', '.join(MEMORY_FEATURES)}")
-        self.memory = memory
+        if (mask_decoys or specialists) and memory != "bookkeeping":
+            raise ValueError(f"mask_decoys and specialists need memory 'bookkeeping', not {memory!r}")
+        self.memory, self.mask_decoys, self.specialists = memory, bool(mask_decoys), bool(specialists)
         self.in_dim = OBS_DIM + MEMORY_FEATURES[memory]
-        self.actor = MLP(self.in_dim, self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
-        self.critic = MLP(self.in_dim, self.hidden, activation, 1, out_gain=1.0)
+        heads = len(GUESSES) if self.specialists else 1
+        self.actors = nn.ModuleList(MLP(self.in_dim, self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
+                                    for _ in range(heads))
+        self.critics = nn.ModuleList(MLP(self.in_dim, self.hidden, activation, 1, out_gain=1.0)
+                                     for _ in range(heads))
         self.conditioned = bool(conditioned)
         wf = onehot(self.workflow) if self.conditioned else np.zeros(WF_DIM, np.float32)
         self.register_buffer("wf", torch.from_numpy(wf), persistent=False)
@@ -99,29 +113,53 @@ class ActorCritic(nn.Module):
             return self.wf
         return torch.as_tensor(wf, dtype=torch.float32, device=self.wf.device)
 
-    def value(self, obs: torch.Tensor, wf: torch.Tensor | None = None) -> torch.Tensor:
-        """V(s): float32[B] for inputs float32[B, in_dim]."""
-        return self.critic(obs, self._wf(wf)).squeeze(-1)
+    @staticmethod
+    def _route(nets: nn.ModuleList, obs: torch.Tensor, wf: torch.Tensor, head: torch.Tensor | None):
+        """Each row through the net of its head (one net: all rows)."""
+        if len(nets) == 1:
+            return nets[0](obs, wf)
+        if head is None:
+            raise ValueError("a model with specialists needs the head (red guess) of every row")
+        out = None
+        for k, net in enumerate(nets):
+            idx = (head == k).nonzero().squeeze(1)
+            if idx.numel() == 0:
+                continue
+            y = net(obs[idx], wf if wf.dim() == 1 else wf[idx])
+            if out is None:
+                out = obs.new_empty(len(obs), y.shape[1])
+            out[idx] = y
+        return out
 
-    def logits(self, obs: torch.Tensor, wf: torch.Tensor | None = None) -> torch.Tensor:
-        """Action logits float32[B, 145] for inputs float32[B, in_dim]."""
-        return self.actor(obs, self._wf(wf))
+    def value(self, obs: torch.Tensor, wf: torch.Tensor | None = None,
+              head: torch.Tensor | None = None) -> torch.Tensor:
+        """V(s): float32[B] for inputs float32[B, in_dim] (head int64[B] with specialists)."""
+        return self._route(self.critics, obs, self._wf(wf), head).squeeze(-1)
 
-    def sample(self, obs: torch.Tensor, wf: torch.Tensor | None = None):
+    def logits(self, obs: torch.Tensor, wf: torch.Tensor | None = None, head: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Action logits float32[B, 145] for inputs float32[B, in_dim]; ``mask`` bool[B, 145]
+        (False: never taken) sets the masked logits to ``MASKED_LOGIT``."""
+        logits = self._route(self.actors, obs, self._wf(wf), head)
+        return logits if mask is None else logits.masked_fill(~mask, MASKED_LOGIT)
+
+    def sample(self, obs: torch.Tensor, wf: torch.Tensor | None = None, head: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None):
         """Sample actions for a rollout: (actions int64[B], log-probs [B], values [B])."""
-        logp_all = torch.log_softmax(self.logits(obs, wf), dim=-1)
-        # inverse-CDF sampling: one uniform per row (half the time of torch.multinomial on CPU)
+        logp_all = torch.log_softmax(self.logits(obs, wf, head, mask), dim=-1)
+        # inverse-CDF sampling: one uniform per row (half the time of torch.multinomial on CPU);
+        # a masked action has probability 0, so its CDF step is empty and it is never drawn
         cdf = logp_all.exp().cumsum(-1)
         u = torch.rand(len(cdf), 1, device=cdf.device) * cdf[:, -1:]
         actions = (cdf < u).sum(-1).clamp_max(cdf.shape[1] - 1)
-        return actions, logp_all.gather(1, actions[:, None]).squeeze(-1), self.value(obs, wf)
+        return actions, logp_all.gather(1, actions[:, None]).squeeze(-1), self.value(obs, wf, head)
 
-    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor, wf: torch.Tensor | None = None):
-        """For PPO: (log pi(actions) [B], entropy [B], values [B])."""
-        logp_all = torch.log_softmax(self.logits(obs, wf), dim=-1)
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor, wf: torch.Tensor | None = None,
+                 head: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        """For PPO: (log pi(actions) [B], entropy [B], values [B]) under the masked distribution."""
+        logp_all = torch.log_softmax(self.logits(obs, wf, head, mask), dim=-1)
         entropy = -(logp_all.exp() * logp_all).sum(-1)
-        return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf)
-
+        return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf, head)
 
 
 def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
@@ -134,6 +172,8 @@ def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
             "workflow": model.workflow,
             "conditioned": model.conditioned,
             "memory": model.memory,
+            "mask_decoys": model.mask_decoys,
+            "specialists": model.specialists,
             "obs_dim": OBS_DIM,
             "act_dim": NUM_ACTIONS,
     }
@@ -158,14 +198,27 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
             raise ValueError(f"dims {blob['obs_dim']}x{blob['act_dim']}, expected {OBS_DIM}x{NUM_ACTIONS}")
         with torch.random.fork_rng(devices=[]):  # the throw-away init must not move the caller's RNG
             model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"],
-                                blob.get("conditioned", True), blob.get("memory", "none"))
-        model.load_state_dict(blob["state_dict"])
+                                blob.get("conditioned", True), blob.get("memory", "none"),
+                                blob.get("mask_decoys", False), blob.get("specialists", False))
+        model.load_state_dict(_current_keys(blob["state_dict"]))
     except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
         raise ValueError(
             f"policy file {path} is not a readable wrl policy ({type(err).__name__}: {err}); "
             "re-run the training that wrote it"
         ) from None
     return model.to(device)
+
+
+def _current_keys(state_dict: dict) -> dict:
+    """A state dict with the keys of today's ``ActorCritic`` (files written before
+    specialists named the one actor ``actor.*`` and the one critic ``critic.*``)."""
+    renamed = {}
+    for key, value in state_dict.items():
+        for old, new in (("actor.", "actors.0."), ("critic.", "critics.0.")):
+            if key.startswith(old):
+                key = new + key[len(old):]
+        renamed[key] = value
+    return renamed
 
 
 @dataclass(frozen=True)
@@ -228,11 +281,13 @@ class Rollout:
     obs float32[T, N, obs_dim] (the policy inputs); actions int64[T, N]; logp, rewards, values, dones,
     bootstrap float32[T, N]; last_value float32[N] = V(s_T). With ``per_env_workflows``
     also wf int64[T, N], the workflow index (0..119) each step was conditioned on (else
-    None: the model's own workflow conditions every step).
+    None: the model's own workflow conditions every step). With ``heads`` also head
+    int64[T, N], the red guess that routed each step (else None); with ``masks`` also mask
+    bool[T, N, 145], the actions each step could take (else None).
     """
 
     def __init__(self, steps: int, num_envs: int, device: torch.device, per_env_workflows: bool = False,
-                 obs_dim: int = OBS_DIM):
+                 obs_dim: int = OBS_DIM, heads: bool = False, masks: bool = False):
         def f(*shape, dtype=torch.float32):
             return torch.zeros(shape, dtype=dtype, device=device)
 
@@ -243,6 +298,8 @@ class Rollout:
         self.dones, self.bootstrap = f(steps, num_envs), f(steps, num_envs)
         self.last_value = f(num_envs)
         self.wf = f(steps, num_envs, dtype=torch.int64) if per_env_workflows else None
+        self.head = f(steps, num_envs, dtype=torch.int64) if heads else None
+        self.mask = f(steps, num_envs, NUM_ACTIONS, dtype=torch.bool) if masks else None
 
 
 def compute_gae(
@@ -287,6 +344,8 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout
     )
     obs = ro.obs.reshape(-1, ro.obs.shape[-1])
     wf = None if ro.wf is None else torch.from_numpy(onehot_all()).to(obs.device)[ro.wf.reshape(-1)]
+    head = None if ro.head is None else ro.head.reshape(-1)
+    mask = None if ro.mask is None else ro.mask.reshape(-1, NUM_ACTIONS)
     actions, old_logp = ro.actions.reshape(-1), ro.logp.reshape(-1)
     adv, returns, old_values = adv.reshape(-1), returns.reshape(-1), ro.values.reshape(-1)
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -297,7 +356,9 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout
         perm = torch.randperm(batch, device="cpu").to(obs.device)
         for start in range(0, mb * cfg.minibatches, mb):
             idx = perm[start : start + mb]
-            logp, entropy, values = model.evaluate(obs[idx], actions[idx], None if wf is None else wf[idx])
+            logp, entropy, values = model.evaluate(obs[idx], actions[idx], None if wf is None else wf[idx],
+                                                   None if head is None else head[idx],
+                                                   None if mask is None else mask[idx])
             logratio = logp - old_logp[idx]
             ratio = logratio.exp()
             a = adv[idx]
@@ -307,8 +368,8 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, ro: Rollout
             loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * ent
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.actor.parameters(), cfg.max_grad_norm)
-            nn.utils.clip_grad_norm_(model.critic.parameters(), cfg.max_grad_norm)
+            nn.utils.clip_grad_norm_(model.actors.parameters(), cfg.max_grad_norm)
+            nn.utils.clip_grad_norm_(model.critics.parameters(), cfg.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
                 kl = ((ratio - 1) - logratio).mean()

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import sys
 import time
@@ -57,6 +58,8 @@ from wrl.cli import UsageError
 from wrl.collect import WORKFLOW_TEXT, Collector
 from wrl.config import load_config, validate_config
 from wrl.episodes import EPISODE_SCHEMA, EpisodeBook
+from wrl.cage.red import RED_AGENTS, parse_red
+from wrl.evaluate import play
 from wrl.logbook import Table, remove_parts
 from wrl.ppo import ActorCritic, PPOConfig, RewardScaler, load_policy, ppo_update, save_policy
 from wrl.timing import SectionTimer
@@ -72,7 +75,10 @@ UPDATE_SCHEMA = pa.schema([
     ("value_loss", pa.float64()), ("entropy", pa.float64()), ("approx_kl", pa.float64()),
     ("clip_frac", pa.float64()), ("explained_var", pa.float64()), ("score", pa.float64()),
     ("compliance", pa.float64()), ("steps_per_s", pa.float64()), ("wall_s", pa.float64()),
+    ("heldout", pa.float64()), *((f"heldout_{red}", pa.float64()) for red in RED_AGENTS),
 ])
+BEST_NAME = "best.pt"  #: the best policy by held-out return so far (train.select), in out_dir
+HELDOUT_SEED = 10_000  #: + train.seed: the numba seed of the held-out greedy evaluation
 
 
 def default_train_config() -> dict:
@@ -90,6 +96,10 @@ def validate_train_config(train_cfg: dict) -> dict:
     if cfg["minibatches"] > cfg["envs"] * cfg["update_steps"]:
         raise UsageError(f"config field train.minibatches: {cfg['minibatches']} exceeds the rollout size "
                          f"envs x update_steps = {cfg['envs'] * cfg['update_steps']}; fix: lower it")
+    for field in ("mask_decoys", "specialists"):
+        if cfg[field] and cfg["memory"] != "bookkeeping":
+            raise UsageError(f"config field train.{field}: needs the agent's decoy record and red guess; "
+                             f"fix: set train.memory to bookkeeping (it is {cfg['memory']!r}) or {field} to false")
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
     return cfg
@@ -110,6 +120,21 @@ def set_threads(threads: int | None) -> None:
 
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def heldout_returns(model: ActorCritic, cfg: dict, episodes: int) -> dict:
+    """Greedy returns of ``model`` on held-out numba seeds (``HELDOUT_SEED + seed``).
+
+    Per red of the ``train`` section ``cfg``'s mixture, the mean return of ``episodes``
+    episodes of ``max_steps`` (``heldout_<red>``), and ``heldout``: their mean weighted by
+    the mixture (the greedy mixed-red return per episode). Leaves the model in train mode.
+    """
+    mix = parse_red(cfg["red"])
+    per_red = {red: float(play(model, "numba", red, episodes, cfg["max_steps"],
+                               seed=HELDOUT_SEED + cfg["seed"])["returns"].mean()) for red in mix.support}
+    model.train()
+    mixed = sum(mix.probs[RED_AGENTS.index(red)] * v for red, v in per_red.items())
+    return {"heldout": float(mixed), **{f"heldout_{red}": v for red, v in per_red.items()}}
 
 
 class _Progress:
@@ -153,11 +178,13 @@ class CandidateRun:
         base = workflow == ALL
         ckpt = read_checkpoint(out / "checkpoint.pt")
         if ckpt is None:
+            (out / BEST_NAME).unlink(missing_ok=True)
             torch.manual_seed(cfg["seed"])
             np.random.seed(cfg["seed"])
         # a base policy's own (default) workflow is the base order; every step passes its env's
         self.model = ActorCritic(WORKFLOW_TEXT[0] if base else workflow, tuple(cfg["hidden"]),
-                                 cfg["activation"], cfg["condition_on_workflow"], cfg["memory"])
+                                 cfg["activation"], cfg["condition_on_workflow"], cfg["memory"],
+                                 cfg["mask_decoys"], cfg["specialists"])
         if ckpt is None and init_policy is not None:
             self._warm_start(init_policy)
         self.model.to(self.device)
@@ -181,12 +208,11 @@ class CandidateRun:
 
     def _warm_start(self, path: str) -> None:
         source = load_policy(path)
-        have = (source.hidden, source.activation, source.memory)
-        need = (self.model.hidden, self.model.activation, self.model.memory)
-        if have != need:
-            raise UsageError(f"field init_policy: {path} has hidden={list(have[0])} activation={have[1]} "
-                             f"memory={have[2]}; this run needs hidden={list(need[0])} activation={need[1]} "
-                             f"memory={need[2]}")
+        def design(m):
+            return (f"hidden={list(m.hidden)} activation={m.activation} memory={m.memory} "
+                    f"mask_decoys={m.mask_decoys} specialists={m.specialists}")
+        if design(source) != design(self.model):
+            raise UsageError(f"field init_policy: {path} has {design(source)}; this run needs {design(self.model)}")
         self.model.load_state_dict(source.state_dict())
 
     def flush_logs(self) -> None:
@@ -223,12 +249,24 @@ class CandidateRun:
         self.timer.lap("update")
         self.counters.updates += 1
         score, compliance, _ = self.book.score()
+        steps_per_s = (self.counters.global_step - step0) / max(time.monotonic() - t_start, 1e-9)
+        every = self.cfg["select"]["every_updates"]
+        heldout = self.select() if every and self.counters.updates % every == 0 else {}
         row = {"update": self.counters.updates, "global_step": self.counters.global_step, **stats,
-               "score": score, "compliance": compliance,
-               "steps_per_s": (self.counters.global_step - step0) / max(time.monotonic() - t_start, 1e-9),
-               "wall_s": self.wall()}
+               "score": score, "compliance": compliance, "steps_per_s": steps_per_s, "wall_s": self.wall(),
+               "heldout": math.nan, **{f"heldout_{red}": math.nan for red in RED_AGENTS}, **heldout}
         self.updates_log.append(**{k: [v] for k, v in row.items()})
         return row
+
+    def select(self) -> dict:
+        """``heldout_returns`` of the current policy (``select.episodes`` per red); a new
+        best ``heldout`` writes the policy to ``best.pt``."""
+        result = heldout_returns(self.model, self.cfg, self.cfg["select"]["episodes"])
+        c = self.counters
+        if result["heldout"] > c.best_heldout:
+            c.best_heldout, c.best_heldout_update = result["heldout"], c.updates
+            save_policy(self.model, self.out / BEST_NAME)
+        return result
 
     def _early_stop(self, row: dict) -> bool:
         """Track the best score; True once compliance and patience say stop (``early_stop``)."""
@@ -265,7 +303,11 @@ class CandidateRun:
 
     def _finish(self, stop_reason: str) -> dict:
         score, compliance, align = self.book.score()
-        save_policy(self.model, self.out / "policy.pt")
+        if self.cfg["select"]["every_updates"]:
+            self.select()  # the last policy competes too
+            os.replace(self.out / BEST_NAME, self.out / "policy.pt")
+        else:
+            save_policy(self.model, self.out / "policy.pt")
         self.book.log.finish()
         self.updates_log.finish()
         c = self.counters
@@ -276,7 +318,8 @@ class CandidateRun:
             "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
             "green": self.cfg["green"], "envs": self.cfg["envs"], "lam": self.cfg["lam"],
             "resumes": c.resumes, "abandoned_episodes": c.abandoned, "device": self.device.type,
-            "stop_reason": stop_reason,
+            "stop_reason": stop_reason, "heldout_best": c.best_heldout if c.best_heldout_update >= 0 else None,
+            "heldout_best_update": c.best_heldout_update if c.best_heldout_update >= 0 else None,
         }
         write_json(self.out / "score.json", result)  # NaN -> null
         tidy_finished(self.out)

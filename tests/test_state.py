@@ -4,7 +4,7 @@ import pytest
 
 from wrl.agent import load
 from wrl.cage.scenario import HOST_INDEX, NUM_HOSTS, OBS_DIM
-from wrl.memory import FEATURES, History
+from wrl.state import FEATURES, AgentState
 from wrl.ppo import load_policy
 from wrl.train import train_candidate
 
@@ -25,7 +25,7 @@ def feats(x, h):
 
 
 def test_history_counts_activity_over_the_episode_and_resets_on_first():
-    mem = History("history", 1)
+    mem = AgentState("history", 1)
     assert mem.dim == OBS_DIM + FEATURES["history"] == OBS_DIM + 4 * NUM_HOSTS + 2
     x = mem.observe(obs_with(), [True])  # step 0: nothing seen
     assert feats(x, USER2) == [0.0, 0.0, 0.0, 1.0] and x[0, -2:].tolist() == [0.0, 0.0]
@@ -43,24 +43,24 @@ def test_history_counts_activity_over_the_episode_and_resets_on_first():
 
 
 def test_peek_continues_the_episode_without_changing_memory():
-    mem = History("history", 3)
+    mem = AgentState("history", 3)
     mem.observe(np.zeros((3, OBS_DIM), np.float32), np.ones(3, bool))
     mem.observe(np.repeat(obs_with(scan=[USER2]), 3, axis=0), np.zeros(3, bool))
-    peeked = mem.peek(np.array([1]), obs_with(exploit=[USER2]))
-    twin = History("history", 3)
-    twin._state, twin._step = mem._state.copy(), mem._step.copy()
+    peeked, _ = mem.peek(np.array([1]), obs_with(exploit=[USER2]))
+    twin = AgentState("history", 3)
+    twin._hosts, twin._glob = mem._hosts.copy(), mem._glob.copy()
     after = twin.observe(np.repeat(obs_with(exploit=[USER2]), 3, axis=0), np.zeros(3, bool))
     np.testing.assert_array_equal(peeked[0], after[1])
-    again = mem.peek(np.array([1]), obs_with(exploit=[USER2]))
+    again, _ = mem.peek(np.array([1]), obs_with(exploit=[USER2]))
     np.testing.assert_array_equal(peeked, again)  # memory unchanged by peek
 
 
 def test_no_memory_passes_the_observation_through():
-    mem = History("none", 2)
+    mem = AgentState("none", 2)
     o = np.random.default_rng(0).random((2, OBS_DIM), dtype=np.float32)
     np.testing.assert_array_equal(mem.observe(o, np.ones(2, bool)), o)
     with pytest.raises(ValueError, match="memory 'lstm'"):
-        History("lstm", 2)
+        AgentState("lstm", 2)
 
 
 @pytest.mark.slow
