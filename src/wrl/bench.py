@@ -175,8 +175,8 @@ THRESHOLDS = (-25.0, -20.0, -17.0)  #: greedy mixed-red returns per episode that
 
 
 def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_episodes: int,
-                      threads: int | None, tmp: Path) -> dict:
-    """Train ``cfg`` until every threshold is crossed or ``max_seconds`` of training.
+                      threads: int | None, tmp: Path, thresholds: tuple[float, ...] = THRESHOLDS) -> dict:
+    """Train ``cfg`` until every one of ``thresholds`` is crossed or ``max_seconds`` of training.
 
     Every ``check_seconds`` of training the policy is run greedily on held-out numba seeds
     (``wrl.train.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
@@ -192,7 +192,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
     t0 = time.perf_counter()
     run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp, None, threads)
     result = {"setup_s": time.perf_counter() - t0, "best": -math.inf, "best_s": math.nan}
-    for x in THRESHOLDS:
+    for x in thresholds:
         result |= {f"greedy_s{x:.0f}": math.nan, f"greedy_steps{x:.0f}": math.nan}
     last_check = 0.0
     try:
@@ -204,7 +204,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
             last_check = row["wall_s"]
             paused = time.perf_counter()
             check = heldout_returns(run.model, cfg, eval_episodes)
-            for x in THRESHOLDS:
+            for x in thresholds:
                 if math.isnan(result[f"greedy_s{x:.0f}"]) and check["heldout"] >= x:
                     result[f"greedy_s{x:.0f}"] = row["wall_s"]
                     result[f"greedy_steps{x:.0f}"] = row["global_step"]
@@ -213,7 +213,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
                            **{"best_" + k.removeprefix("heldout_"): v for k, v in check.items() if k != "heldout"}}
                 save_policy(run.model, tmp / "policy.pt")
             run.t0 += time.perf_counter() - paused  # the check is not training time
-            if not any(math.isnan(result[f"greedy_s{x:.0f}"]) for x in THRESHOLDS):
+            if not any(math.isnan(result[f"greedy_s{x:.0f}"]) for x in thresholds):
                 break
         result |= {"policy": str(tmp / "policy.pt"), "wall_s": run.wall(), "env_steps": run.counters.global_step,
                    "steps_per_s": run.counters.global_step / run.wall()}
@@ -250,7 +250,7 @@ def bench_learn(args: argparse.Namespace) -> int:
         mix = parse_red(cfg["red"])
         with tempfile.TemporaryDirectory() as tmp:
             r = time_to_threshold(cfg, args.max_seconds, args.check_seconds, args.eval_episodes,
-                                  args.threads, Path(tmp))
+                                  args.threads, Path(tmp), (*THRESHOLDS, *args.stop_at))
             cyborg = math.nan
             if args.cyborg_episodes and Path(r["policy"]).exists():
                 cyborg = sum(mix.probs[RED_AGENTS.index(red)] * play(
@@ -303,6 +303,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learn: training seconds between greedy checks (default 10)")
     parser.add_argument("--eval-episodes", dest="eval_episodes", type=int, default=256,
                         help="learn: held-out numba episodes per red per greedy check (default 256)")
+    parser.add_argument("--stop-at", dest="stop_at", type=lambda t: [float(x) for x in t.split(",")],
+                        default=[], help="learn: also run on until these mixed returns (e.g. -13 to "
+                                         "compare variants at equal training time)")
     parser.add_argument("--cyborg-episodes", dest="cyborg_episodes", type=int, default=20,
                         help="learn: CybORG episodes confirming each final policy (0: skip)")
 
