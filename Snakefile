@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from wrl.config import candidate_env_steps, load_schema, validate_config
+from wrl.run.config import candidate_env_steps, load_schema, validate_config
 
 min_version("9.0")
 

@@ -7,12 +7,12 @@ Usage: .venv/bin/python dev/exhaustive.py [--config config.yaml] [--out results/
 Writes OUT/wf_{index}_s{seed}/ (as a pipeline candidate, fine-tuned from the base policy
 like the pipeline's candidates when --init-policy is given), OUT/runs.csv (one row per
 run), OUT/ranking.csv (per workflow: mean over seeds, best first),
-OUT/position_effects.csv (``wrl.ranking.position_effects``) and prints the
+OUT/position_effects.csv (``wrl.search.ranking.position_effects``) and prints the
 between- and within-workflow variance and the intraclass correlation
-(``wrl.ranking``). Rerunning skips finished runs. Each --compare file (a pipeline run's
+(``wrl.search.ranking``). Rerunning skips finished runs. Each --compare file (a pipeline run's
 best_workflows.csv) prints where that pipeline's best workflow ranks. --replay-seeds S
 replays the pipeline's search at search seeds 0..S-1 with the runs as its oracle
-(``wrl.ranking.replay_search``: a candidate's score does not depend on the search seed) and prints where each replay's best ranks; OUT/replays.csv.
+(``wrl.search.ranking.replay_search``: a candidate's score does not depend on the search seed) and prints where each replay's best ranks; OUT/replays.csv.
 """
 import argparse
 from pathlib import Path
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from wrl.atomic import atomic_write
-from wrl.config import load_config
-from wrl.ranking import position_effects, rank_workflows, replay_search, variance_components
-from wrl.train import train_candidate
+from wrl.run.config import load_config
+from wrl.search.ranking import position_effects, rank_workflows, replay_search, variance_components
+from wrl.run.train import train_candidate
 from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow
 
 

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python dev/plot_training.py RUN_DIR OUT.png --title "..." [--points 60]
 RUN_DIR holds a run's episodes.parquet (``wrl train``); one line per red agent in its
-``red`` column, the mean env return in equal bins of global_step (``wrl.report.learning_curve``),
+``red`` column, the mean env return in equal bins of global_step (``wrl.report.figures.learning_curve``),
 and the compliance on a second axis. Writes OUT.png (and prints the curve's last bins).
 """
 import argparse
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from wrl.atomic import atomic_write  # noqa: E402
-from wrl.report import learning_curve  # noqa: E402
+from wrl.report.figures import learning_curve  # noqa: E402
 
 
 def main() -> None:

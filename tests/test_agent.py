@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from wrl.agent import Cage2Agent, load
-from wrl.cage.pool import env_seed
-from wrl.cage.scenario import NUM_ACTIONS, OBS_DIM
-from wrl.evaluate import evaluate_policy
+from wrl.rl.agent import Cage2Agent, load
+from wrl.env.pool import env_seed
+from wrl.env.scenario import NUM_ACTIONS, OBS_DIM
+from wrl.eval.evaluate import evaluate_policy
 
 POLICIES = Path(__file__).resolve().parents[1] / "docs" / "policies"
 POLICY = POLICIES / "learning_check_b_line.pt"
@@ -45,7 +45,7 @@ def _challenge_wrapper_episode(policy, red_class, steps, seed):
 
     cyborg = Main(CYBORG.CYBORG_SCENARIO_2_DICT, "sim", agents={"Red": red_class})
     wrapped = ChallengeWrapper(env=cyborg, agent_name="Blue", max_steps=steps)
-    # the same random streams wrl.cage.cyborg.CyborgEnv gives env `seed`
+    # the same random streams wrl.env.cyborg.CyborgEnv gives env `seed`
     py_seed, np_seed = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
     random.seed(int(py_seed))
     np.random.seed(int(np_seed))

@@ -16,10 +16,10 @@ import pytest
 
 from wrl.atomic import atomic_write, clean_stale_temporaries
 from wrl.cli import main
-from wrl.config import validate_config
-from wrl.gpucb import propose_round
-from wrl.report import make_report
-from wrl.train import EPISODE_SCHEMA, train_candidate
+from wrl.run.config import validate_config
+from wrl.search.rounds import propose_round
+from wrl.report.figures import make_report
+from wrl.run.train import EPISODE_SCHEMA, train_candidate
 
 WF = "op_server,defender,enterprise,op_host,user"
 #: 7-step rollouts of 10-step episodes: every checkpoint finds the 4 envs mid-episode
@@ -80,7 +80,7 @@ def test_clean_stale_temporaries_removes_only_temporaries(tmp_path):
 @pytest.mark.parametrize("name, nth", [("checkpoint", 3), ("part-", 2), ("policy", 1), ("score", 1)])
 def test_trainer_killed_inside_a_write_resumes_and_leaves_no_temporary(tmp_path, name, nth):
     out = tmp_path / "run"
-    code = f"from wrl.train import train_candidate\ntrain_candidate({TRAIN!r}, {WF!r}, {str(out)!r}, threads=1)\n"
+    code = f"from wrl.run.train import train_candidate\ntrain_candidate({TRAIN!r}, {WF!r}, {str(out)!r}, threads=1)\n"
     kill_inside_write(name, nth, code, out)
     assert not (out / "score.json").exists()
     result = train_candidate(TRAIN, WF, out, threads=1)
@@ -111,7 +111,7 @@ def test_propose_killed_inside_a_write_leaves_no_temporary_after_rerun(tmp_path,
     _, paths = scored
     args = (1, [str(p) for p in paths], SEARCH, str(tmp_path / "round_1" / "proposals.json"),
             str(tmp_path / "search"))
-    kill_inside_write("posterior_round_1", 1, f"from wrl.gpucb import propose_round\npropose_round(*{args!r})\n",
+    kill_inside_write("posterior_round_1", 1, f"from wrl.search.gp import propose_round\npropose_round(*{args!r})\n",
                       tmp_path)
     assert not (tmp_path / "round_1" / "proposals.json").exists()
     assert len(propose_round(*args)) == 2
@@ -127,7 +127,7 @@ def test_report_killed_inside_a_write_leaves_no_temporary_after_rerun(tmp_path, 
                 "search": str(tmp_path / "search" / "final_posterior.parquet"),
                 "observations": str(tmp_path / "search" / "observations.parquet")}
     args = ([str(p) for p in paths], [str(root / "search" / "posterior_round_0.parquet")], SEARCH, outputs)
-    kill_inside_write("best_workflows", 1, f"from wrl.report import make_report\nmake_report(*{args!r})\n",
+    kill_inside_write("best_workflows", 1, f"from wrl.report.figures import make_report\nmake_report(*{args!r})\n",
                       tmp_path)
     assert len(make_report(*args)) == 2
     assert temporaries(tmp_path) == []

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from wrl.bench import _parse_overrides, time_to_threshold, time_training
-from wrl.cli import UsageError
+from wrl.errors import UsageError
 from wrl.timing import SECTIONS, SectionTimer
-from wrl.train import CandidateRun, validate_train_config
+from wrl.run.train import CandidateRun, validate_train_config
 
 WRL = [sys.executable, "-m", "wrl"]
 
@@ -40,9 +40,8 @@ def test_trainer_reports_time_in_every_section(tmp_path):
     cfg = validate_train_config({"envs": 8, "update_steps": 10, "env_steps": 1, "red": "b_line"})
     run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp_path, None, 1)
     try:
-        run.start()
         run.timer.enabled = True
-        run.update()
+        next(run.updates())
     finally:
         run.close()
     assert all(run.timer.seconds[k] > 0 for k in SECTIONS)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from wrl.cage.cyborg import CyborgEnv
-from wrl.cage.scenario import ACTION_NAMES, HOSTS, NUM_ACTIONS
-from wrl.vec import make_vec
+from wrl.env.cyborg import CyborgEnv
+from wrl.env.scenario import ACTION_NAMES, HOSTS, NUM_ACTIONS
+from wrl.env.vec import make_vec
 
 
 @pytest.fixture(scope="module")

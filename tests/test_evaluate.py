@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from wrl.cli import main
-from wrl.evaluate import evaluate_policy, leaderboard, summarise, write_results
+from wrl.eval.evaluate import evaluate_policy, leaderboard, write_results
+from wrl.eval.table import rst_table, summarise
 
 
 def fake(policy, red, steps, returns):
@@ -22,10 +23,24 @@ def test_leaderboard_means_cis_and_total():
     assert a_bline["mean"] == -25.0
     assert a_bline["ci95"] == pytest.approx(1.96 * np.std([-10, -20, -30, -40], ddof=1) / 2)
     table = leaderboard(df).splitlines()
-    assert table[0] == "| policy | b_line 100 | meander 100 | total |"
+    assert table[0] == "| policy | b_line 100 | meander 100 | total of 2 cells |"
     # best total first: b (-1 + -3 = -4) above a (-25 + -5 = -30)
     assert table[2].startswith("| b | -1.0 ± 0.0 | -3.0 ± 1.1 | -4.0 ± 1.1 |")
     assert table[3].startswith("| a | -25.0 ± 12.7 | -5.0 ± 0.0 | -30.0 ± 12.7 |")
+
+
+def test_a_total_sits_beside_the_published_totals_only_over_all_nine_cells():
+    two = pd.concat([fake("ours", "b_line", 100, [-10.0, -12.0]), fake("ours", "meander", 100, [-15.0, -17.0])])
+    table = leaderboard(two, published=True)
+    assert "CardiffUni" not in table and "-54.57" not in table
+    assert "total of 2 cells" in table and "not shown beside it" in table
+    nine = pd.concat([fake("ours", red, t, [-1.0, -2.0]) for red in ("b_line", "meander", "sleep")
+                      for t in (30, 50, 100)])
+    table = leaderboard(nine, published=True).splitlines()
+    assert table[0].endswith("| total |") and table[2].startswith("| ours |")
+    assert table[3].startswith("| CardiffUni (published) |") and table[3].endswith("-54.57 ± 0.43 |")
+    assert "CardiffUni" not in rst_table(summarise(two), published=True)
+    assert "CardiffUni" in rst_table(summarise(nine), published=True)
 
 
 def test_write_results_leaves_only_complete_files(tmp_path):
@@ -63,16 +78,16 @@ def test_sleep_baseline_on_cyborg_matches_the_reference():
 def test_trained_policy_scores_the_same_on_numba_and_cyborg(tmp_path):
     """Sim-to-real: a policy trained on numba, evaluated on both backends, agrees within
     the fidelity suite's tolerance (returns and per-step reward curves)."""
-    from wrl.evaluate import play
-    from wrl.fidelity import compare
-    from wrl.train import train_candidate
+    from wrl.eval.evaluate import play_policy
+    from wrl.eval.fidelity import compare
+    from wrl.run.train import train_candidate
 
     wf = "op_server,enterprise,defender,op_host,user"
     train_candidate({"backend": "numba", "envs": 32, "episodes": 96, "seed": 1}, wf, tmp_path,
                     threads=1)
     policy = str(tmp_path / "policy.pt")
-    sim = play(policy, "numba", "b_line", 48, mode="stochastic", seed=5)
-    real = play(policy, "cyborg", "b_line", 48, mode="stochastic", seed=6, workers=2)
+    sim = play_policy(policy, "numba", "b_line", 48, mode="stochastic", seed=5)
+    real = play_policy(policy, "cyborg", "b_line", 48, mode="stochastic", seed=6, workers=2)
     result = compare(sim, real)
     assert result["return_ok"] and result["curve_ok"], result
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wrl.fidelity import MIXTURE, NO_IMPACT, TESTS, compare, markdown_report, run_pair, summary_line
+from wrl.eval.fidelity import MIXTURE, NO_IMPACT, TESTS, compare, markdown_report, run_pair, summary_line
 
 QUICK_PAIRS = [
     ("sleep", "b_line", "sleep"), ("sleep", "meander", "sleep"), ("random", "b_line", "sleep"),

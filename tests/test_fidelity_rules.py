@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wrl.cage import sim
-from wrl.fidelity_rules import (
+from wrl.env import sim
+from wrl.eval.fidelity_rules import (
     ALPHA, CYBORG_ENVS, LOG_COLUMNS, REFERENCE_DIR, RULE_PAIRS, compare_rules, episode_returns,
     play_logged, reference_log, tost,
 )
-from wrl.vec import make_vec
+from wrl.env.vec import make_vec
 
 #: numba episodes per pair in CI; the CybORG side is the whole cached reference
 CI_EPISODES = 5000

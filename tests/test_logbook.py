@@ -3,7 +3,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from wrl.logbook import Table, remove_parts
+from wrl.run.logbook import Table, remove_parts
 
 SCHEMA = pa.schema([("episode", pa.int64()), ("ret", pa.float64()), ("impact", pa.int32())])
 

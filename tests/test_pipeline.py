@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wrl.config import ConfigError, load_config, validate_config
+from wrl.run.config import ConfigError, load_config, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -129,6 +129,18 @@ def test_dry_run_dag_shape(tmp_path):
             assert "results/plain_ppo/policy.pt" in job["input"]
 
 
+def test_nested_config_overrides_from_the_command_line_are_accepted(tmp_path):
+    # Snakemake hands the values of --config 'search={...}' over as strings ('4')
+    (tmp_path / "config.yaml").write_text(TINY_TRAIN + "resources: {train: {threads: 1}}\n")
+    run = _snakemake(tmp_path, "-n", "--cores", "2", "--config",
+                     'search={"rounds": 4, "batch": 3}', 'train={"envs": 16, "episodes": 32, "lam": 0.5}')
+    assert run.returncode == 0, run.stdout[-2000:]
+    counts = _job_counts(run.stdout)
+    assert counts["propose"] == 4 and counts["train"] == 12
+    bad = _snakemake(tmp_path, "-n", "--cores", "2", "--config", 'search={"rounds": "four"}')
+    assert bad.returncode != 0 and "config field search.rounds: 'four'" in bad.stdout, bad.stdout[-2000:]
+
+
 def test_warm_start_makes_train_depend_on_earlier_policies(tmp_path):
     (tmp_path / "config.yaml").write_text("search: {rounds: 2, batch: 2, warm_start: true}\n" + TINY_TRAIN)
     run = _snakemake(tmp_path, "-n", "--cores", "2")
@@ -233,7 +245,7 @@ def test_rerun_incomplete_after_kill_redoes_only_the_unfinished(tmp_path):
 
 
 def test_learning_curve_bins_episodes_by_steps():
-    from wrl.report import learning_curve
+    from wrl.report.figures import learning_curve
 
     eps = pd.DataFrame({"global_step": [0, 10, 95, 99], "env_return": [-4.0, -2.0, 1.0, 3.0],
                         "compliance": [0.0, 1.0, float("nan"), 0.5]})

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wrl.cage.scenario import NUM_HOSTS, OBS_DIM
-from wrl.vec import make_vec
+from wrl.env.scenario import NUM_HOSTS, OBS_DIM
+from wrl.env.vec import make_vec
 
 
 def shm_blocks():

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from wrl.cage.scenario import NUM_ACTIONS, OBS_DIM
-from wrl.ppo import ActorCritic, PPOConfig, Rollout, compute_gae, load_policy, ppo_update, save_policy
+from wrl.env.scenario import NUM_ACTIONS, OBS_DIM
+from wrl.rl.model import ActorCritic, load_policy, save_policy
+from wrl.rl.ppo import PPOConfig, Rollout, advantages, compute_gae, ppo_update
 from wrl.workflow import ALL_WORKFLOWS, format_workflow, onehot
 
 WF = "defender,enterprise,op_server,op_host,user"
@@ -67,7 +68,7 @@ def test_ppo_update_learns_a_bandit():
                 ro.rewards[t] = (ro.actions[t] == good).float()
                 ro.dones[t] = 1.0
             ro.last_value = model.value(obs)
-        stats = ppo_update(model, opt, ro, cfg)
+        stats = ppo_update(model, opt, ro, *advantages(ro, cfg), cfg)
     prob = torch.softmax(model.logits(obs), -1)[:, good].mean().item()
     assert prob > 0.3  # from 1/145 at the start
     assert set(stats) == {"policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "explained_var"}

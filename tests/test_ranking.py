@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wrl.ranking import rank_workflows, variance_components
+from wrl.search.ranking import rank_workflows, variance_components
 
 
 def _scores(effects, noise_sd, k, seed=0):
@@ -40,8 +40,9 @@ def test_replay_search_makes_the_pipelines_picks(tmp_path):
     """The replay picks what propose_round picks round after round from the same scores."""
     import json
 
-    from wrl.gpucb import KENDALL, propose_round
-    from wrl.ranking import replay_search
+    from wrl.search.gp import KENDALL
+    from wrl.search.rounds import propose_round
+    from wrl.search.ranking import replay_search
     from wrl.workflow import workflow_index
 
     rng = np.random.default_rng(3)
@@ -67,7 +68,7 @@ def test_replay_search_makes_the_pipelines_picks(tmp_path):
 
 
 def test_replay_search_draws_a_repeat_at_the_next_seed():
-    from wrl.ranking import replay_search
+    from wrl.search.ranking import replay_search
 
     rng = np.random.default_rng(4)
     oracle = pd.DataFrame([{"index": i, "seed": s, "score": rng.normal(), "score_se": 0.3}
@@ -80,7 +81,7 @@ def test_replay_search_draws_a_repeat_at_the_next_seed():
 
 
 def test_position_effects_find_the_unit_type_whose_place_matters():
-    from wrl.ranking import position_effects
+    from wrl.search.ranking import position_effects
     from wrl.workflow import ALL_WORKFLOWS, format_workflow
 
     rows = [{"workflow": format_workflow(w), "seed": s, "score": -2.0 * w.index("op_server") + 0.1 * s}

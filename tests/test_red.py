@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from wrl.cage.red import RED_CODE, draw_reds, parse_red
-from wrl.vec import make_vec
+from wrl.env.red import RED_CODE, draw_reds, parse_red
+from wrl.env.vec import make_vec
 
 MIX = "b_line:0.4,meander:0.4,sleep:0.2"
 

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from wrl.cage import sim
-from wrl.cage.scenario import (
+from wrl.env import sim
+from wrl.env.scenario import (
     ACTION_HOST, DECOY0, HOST_INDEX, HOSTS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, RESTORE0, action_id,
 )
-from wrl.cage.sim_env import SERIAL_BELOW, SimVecEnv
-from wrl.cage.sim_tables import BASE_CONN, DECOY_PORT, IS_WINDOWS, PORTS
-from wrl.vec import make_vec
+from wrl.env.sim_env import SERIAL_BELOW, SimVecEnv
+from wrl.env.sim_tables import BASE_CONN, DECOY_PORT, IS_WINDOWS, PORTS
+from wrl.env.vec import make_vec
 
 
 def rollout(n, steps, seed=3, red="b_line", green="sleep", workers=None, max_steps=100, acts=None):
@@ -138,7 +138,7 @@ def test_compromised_excludes_the_user0_foothold_and_red_root_implies_compromise
 
 
 def _cyborg_processes():
-    from wrl.cage.cyborg import CyborgEnv
+    from wrl.env.cyborg import CyborgEnv
 
     env = CyborgEnv("sleep", seed=0)
     env.reset()

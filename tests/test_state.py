@@ -1,12 +1,20 @@
-"""Episode-long memory: the history features on hand-built observation sequences, and their use."""
+"""The agent's state: history features on hand-built observations, the decoy record against
+the true state of both backends, masks, red identification, and their use in training."""
 import numpy as np
 import pytest
 
-from wrl.agent import load
-from wrl.cage.scenario import HOST_INDEX, NUM_HOSTS, OBS_DIM
-from wrl.state import FEATURES, AgentState
-from wrl.ppo import load_policy
-from wrl.train import train_candidate
+from wrl.env import make_vec, sim
+from wrl.env.scenario import (
+    ACTION_HOST, ACTION_KIND, ACTION_KINDS, ACTION_NAMES, DECOY0, DECOYS, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS,
+    OBS_DIM, RESTORE0,
+)
+from wrl.eval.baselines import make_baseline
+from wrl.rl.agent import load
+from wrl.rl.model import load_policy, save_policy
+from wrl.rl.state import FEATURES, GUESSES, NUM_DECOYS, UNKNOWN, AgentState, decoy_fits
+from wrl.run.train import CandidateRun, train_candidate, validate_train_config
+
+WF = "user,op_host,op_server,enterprise,defender"
 
 ENT1, USER2 = HOST_INDEX["Enterprise1"], HOST_INDEX["User2"]
 
@@ -75,3 +83,114 @@ def test_a_policy_with_memory_trains_saves_and_acts_with_its_memory(tmp_path):
     assert agent.act(o, np.ones(4, bool)).shape == (4,)
     with pytest.raises(ValueError, match="one agent per batch size"):
         agent.act(np.zeros((3, OBS_DIM), np.float32), np.ones(3, bool))
+
+
+# ---- the agent's own actions: decoy record, masks, red identification ----------------
+
+def _decoy_heavy_actions(rng, n):
+    """Random actions, three in four a decoy, one in ten a Restore (int64[n])."""
+    a = rng.integers(DECOY0, RESTORE0, n)
+    other = rng.random(n)
+    a[other < 0.25] = rng.integers(0, DECOY0, n)[other < 0.25]
+    a[other < 0.1] = rng.integers(RESTORE0, NUM_ACTIONS, n)[other < 0.1]
+    return a
+
+
+def test_decoy_record_equals_the_true_decoys_on_numba():
+    n, rng = 64, np.random.default_rng(0)
+    state = AgentState("bookkeeping", n)
+    with make_vec("numba", n, "b_line:0.5,meander:0.5", max_steps=30, seed=3) as env:
+        obs, _ = env.reset()
+        first = np.ones(n, bool)
+        for _ in range(90):
+            state.observe(obs, first)
+            actions = _decoy_heavy_actions(rng, n)
+            state.record(actions)
+            obs, _, _, first, _ = env.step(actions)
+            live = ~first  # a finished env autoreset: its true decoys are the new episode's
+            np.testing.assert_array_equal(state.decoys()[live], env._hosts[live, :, sim.H_DECOYS])
+
+
+@pytest.mark.slow
+def test_decoy_record_equals_the_true_decoys_on_cyborg():
+    from wrl.env.cyborg import CyborgEnv
+
+    rng = np.random.default_rng(1)
+    env = CyborgEnv("meander", max_steps=40, seed=2)
+    state = AgentState("bookkeeping", 1)
+    obs, first = env.reset(), np.ones(1, bool)
+    for _ in range(40):
+        state.observe(obs[None], first)
+        first = np.zeros(1, bool)
+        action = _decoy_heavy_actions(rng, 1)
+        state.record(action)
+        obs, _, _ = env.step(int(action[0]))
+        np.testing.assert_array_equal(state.decoys()[0], env.decoys())
+
+
+def test_masks_rule_out_exactly_the_decoys_that_cannot_change_anything():
+    state = AgentState("bookkeeping", 1, mask_decoys=True)
+    state.observe(np.zeros((1, OBS_DIM), np.float32), [True])
+    mask = state.mask()[0]
+    assert mask[:DECOY0].all() and mask[RESTORE0:].all()
+    ent1 = HOST_INDEX["Enterprise1"]
+    fits = [k for k in range(NUM_DECOYS) if mask[DECOY0 + k * NUM_HOSTS + ent1]]
+    assert [DECOYS[k] for k in fits] == ["DecoyFemitter"]  # Windows; its other ports are taken
+    user4 = HOST_INDEX["User4"]
+    assert [DECOYS[k] for k in range(NUM_DECOYS) if mask[DECOY0 + k * NUM_HOSTS + user4]] == ["DecoyVsftpd"]
+    op = HOST_INDEX["Op_Server0"]
+    vsftpd, apache = DECOY0 + DECOYS.index("DecoyVsftpd") * NUM_HOSTS + op, DECOY0 + DECOYS.index("DecoyApache") * NUM_HOSTS + op
+    state.record(np.array([vsftpd]))
+    state.observe(np.zeros((1, OBS_DIM), np.float32), [False])
+    mask = state.mask()[0]
+    assert not mask[vsftpd] and not mask[apache]  # placed; Vsftpd listens on 80, Apache checks 80
+    state.record(np.array([RESTORE0 + op]))  # a Restore clears the host's decoys
+    state.observe(np.zeros((1, OBS_DIM), np.float32), [False])
+    assert state.mask()[0, vsftpd] and state.mask()[0, apache]
+
+
+def test_a_masked_agent_never_takes_a_masked_action_in_training_or_as_an_agent(tmp_path):
+    cfg = validate_train_config({"backend": "numba", "envs": 32, "max_steps": 30, "update_steps": 30,
+                                 "env_steps": 1, "hidden": [16], "memory": "bookkeeping",
+                                 "mask_decoys": True, "specialists": True, "red": "b_line:0.5,meander:0.5"})
+    run = CandidateRun(cfg, WF, tmp_path, None, threads=1)
+    try:
+        run.collector.start()
+        for _ in range(3):
+            ro = run.collector.collect(run.model, run.scaler, run.counters, run.wall)
+            assert ro.mask.gather(2, ro.actions[..., None]).all()  # training: sampled under the mask
+            assert (ro.actions >= DECOY0).float().mean() > 0.3  # decoys were on offer and taken
+    finally:
+        run.close()
+    save_policy(run.model, tmp_path / "agent.pt")
+    agent, n = load(tmp_path / "agent.pt", greedy=False, seed=0), 32
+    with make_vec("numba", n, "meander", max_steps=50, seed=1) as env:
+        obs, _ = env.reset()
+        first = np.ones(n, bool)
+        for _ in range(100):  # the true state says no action re-places or misplaces a decoy
+            actions = agent.act(obs, first)
+            kind, host = ACTION_KIND[actions], ACTION_HOST[actions]
+            for i in np.flatnonzero((actions >= DECOY0) & (actions < RESTORE0)):
+                k, h = kind[i] - ACTION_KINDS.index(DECOYS[0]), host[i]
+                placed = env._hosts[i, h, sim.H_DECOYS]
+                assert not (placed >> k) & 1 and decoy_fits(h, k, placed), (i, ACTION_NAMES[actions[i]])
+            obs, _, _, first, _ = env.step(actions)
+
+
+@pytest.mark.parametrize("red", ["sleep", "b_line", "meander"])
+def test_red_is_identified_by_step_five_and_never_wrongly(red):
+    n = 300
+    state = AgentState("bookkeeping", n)
+    blue = make_baseline("react_restore", n)
+    with make_vec("numba", n, red, max_steps=20, seed=4) as env:
+        obs, info = env.reset()
+        first = np.ones(n, bool)
+        for t in range(20):
+            state.observe(obs, first)
+            guess = state.guess()
+            assert np.isin(guess, [UNKNOWN, GUESSES.index(red)]).all(), t  # never a wrong red
+            if t >= 5:
+                assert (guess == GUESSES.index(red)).all(), t
+            actions = blue.act(obs, first)
+            state.record(actions)
+            obs, _, _, first, info = env.step(actions)

@@ -13,13 +13,14 @@ import pytest
 import torch
 import yaml
 
-from wrl.cli import UsageError, main
-from wrl.ppo import load_policy
-from wrl.train import (EPISODE_SCHEMA, UPDATE_SCHEMA, CandidateRun, pool_seed, train_candidate,
+from wrl.cli import main
+from wrl.errors import UsageError
+from wrl.rl.model import load_policy
+from wrl.run.train import (EPISODE_SCHEMA, UPDATE_SCHEMA, CandidateRun, pool_seed, train_candidate,
                        validate_train_config)
 
 # DESIGN.md: the numba simulator is the training backend; the real CybORG until it exists.
-BACKEND = "numba" if importlib.util.find_spec("wrl.cage.sim_env") else "cyborg"
+BACKEND = "numba" if importlib.util.find_spec("wrl.env.sim_env") else "cyborg"
 WF = "op_server,defender,enterprise,op_host,user"
 SMALL = {"backend": BACKEND, "envs": 4, "max_steps": 10, "update_steps": 10, "episodes": 8,
          "hidden": [16, 16], "device": "cpu", "checkpoint_minutes": 60}
@@ -73,7 +74,7 @@ def test_rollout_pairs_each_action_with_its_own_state_and_never_mixes_episodes(t
     cfg = validate_train_config(SMALL | {"max_steps": 5, "update_steps": 12})
     run = CandidateRun(cfg, WF, tmp_path, None, threads=1)
     try:
-        run.start()
+        run.collector.start()
         start = run.collector.obs.copy()
         ro = run.collector.collect(run.model, run.scaler, run.counters, run.wall)
         ended = [t for t in range(12) if ro.dones[t].all()]

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from wrl.cage.scenario import HOST_INDEX, NUM_HOSTS, action_id
+from wrl.env.scenario import HOST_INDEX, NUM_HOSTS, action_id
 from wrl.workflow import (
     ALL_WORKFLOWS, UNIT_TYPES, alignment_reward, episode_compliance, fix_compliance,
     format_workflow, kendall_distance, onehot, pairwise_embedding, pairwise_embedding_all,

@@ -1,5 +1,5 @@
 """wrl: search for the best defence workflow on CybORG CAGE2 and train the agent."""
-from wrl.vec import make_vec
+from wrl.env import make_vec
 
 __all__ = ["make_vec"]
 __version__ = "0.1.0"

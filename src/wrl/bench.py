@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wrl.cage.scenario import NUM_ACTIONS
+from wrl.env.scenario import NUM_ACTIONS
 from wrl.timing import SECTIONS
 
 
 def cyborg_single_env_rate(steps: int = 500, red: str = "b_line", seed: int = 0) -> float:
     """Env-steps/s of one CybORG env in this process, uniform random actions."""
-    from wrl.cage.cyborg import CyborgEnv
+    from wrl.env.cyborg import CyborgEnv
 
     env = CyborgEnv(red, seed=seed)
     env.reset()
@@ -59,7 +59,7 @@ def print_table(header: list[str], rows: list[list], summary: str) -> None:
 
 def bench_pool(args: argparse.Namespace) -> int:
     """Steps/s of the CybORG pool at W=1,2 and N=2..64 vs one env, same run."""
-    from wrl.vec import make_vec
+    from wrl.env.vec import make_vec
 
     single = cyborg_single_env_rate(args.steps * 4)
     rows, best = [["single env", 1, 1, single, 1.0]], (0.0, "")
@@ -88,7 +88,7 @@ def _parse_overrides(pairs: list[str]) -> dict:
     """``--set key=value`` pairs as a dict of train config fields (values parsed as YAML)."""
     import yaml
 
-    from wrl.cli import UsageError
+    from wrl.errors import UsageError
 
     out = {}
     for pair in pairs:
@@ -105,18 +105,18 @@ def time_training(cfg: dict, updates: int, threads: int | None) -> tuple[float, 
     import tempfile
     from pathlib import Path
 
-    from wrl.train import CandidateRun
+    from wrl.run.train import CandidateRun
 
     with tempfile.TemporaryDirectory() as tmp:
         run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", Path(tmp), None, threads)
         try:
-            run.start()
-            run.update()
+            loop = run.updates()
+            next(loop)
             run.timer.enabled = True
             run.timer.seconds = dict.fromkeys(run.timer.seconds, 0.0)
             t0 = time.perf_counter()
             for _ in range(updates):
-                run.update()
+                next(loop)
             rate = updates * cfg["envs"] * cfg["update_steps"] / (time.perf_counter() - t0)
             return rate, dict(run.timer.seconds)
         finally:
@@ -133,7 +133,7 @@ def bench_train(args: argparse.Namespace) -> int:
     of wall time in the policy (sampling forward passes), the simulator (``env.step``),
     bookkeeping (alignment reward, reward scaling, episode logs, copies) and the update.
     """
-    from wrl.train import set_threads, validate_train_config
+    from wrl.run.train import set_threads, validate_train_config
 
     set_threads(args.threads)
     overrides = _parse_overrides(args.set)
@@ -179,15 +179,15 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
     """Train ``cfg`` until every one of ``thresholds`` is crossed or ``max_seconds`` of training.
 
     Every ``check_seconds`` of training the policy is run greedily on held-out numba seeds
-    (``wrl.train.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
+    (``wrl.run.train.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
     in the training time). Returns setup_s (building the run: pool, JIT cache, model), per
     threshold x the training seconds and env steps at the first check whose mixed-red
     return reaches x (``greedy_s{x}``, ``greedy_steps{x}``; NaN when not reached), the
     best check (``best``, its per-red returns ``best_<red>`` and its ``best_s``), the best
     policy's path (``policy``), final wall_s and env steps, and env-steps/s.
     """
-    from wrl.ppo import save_policy
-    from wrl.train import CandidateRun, heldout_returns
+    from wrl.rl.model import save_policy
+    from wrl.run.train import CandidateRun, heldout_returns
 
     t0 = time.perf_counter()
     run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp, None, threads)
@@ -196,10 +196,9 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
         result |= {f"greedy_s{x:.0f}": math.nan, f"greedy_steps{x:.0f}": math.nan}
     last_check = 0.0
     try:
-        run.start()
-        while run.wall() < max_seconds:
-            row = run.update()
-            if row["wall_s"] - last_check < check_seconds:
+        for row in run.updates():
+            out_of_time = row["wall_s"] >= max_seconds
+            if row["wall_s"] - last_check < check_seconds and not out_of_time:
                 continue
             last_check = row["wall_s"]
             paused = time.perf_counter()
@@ -213,7 +212,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
                            **{"best_" + k.removeprefix("heldout_"): v for k, v in check.items() if k != "heldout"}}
                 save_policy(run.model, tmp / "policy.pt")
             run.t0 += time.perf_counter() - paused  # the check is not training time
-            if not any(math.isnan(result[f"greedy_s{x:.0f}"]) for x in thresholds):
+            if out_of_time or not any(math.isnan(result[f"greedy_s{x:.0f}"]) for x in thresholds):
                 break
         result |= {"policy": str(tmp / "policy.pt"), "wall_s": run.wall(), "env_steps": run.counters.global_step,
                    "steps_per_s": run.counters.global_step / run.wall()}
@@ -237,9 +236,10 @@ def bench_learn(args: argparse.Namespace) -> int:
     """
     import tempfile
 
-    from wrl.cage.red import RED_AGENTS, parse_red
-    from wrl.evaluate import play
-    from wrl.train import load_train_section, set_threads, validate_train_config
+    from wrl.env.red import RED_AGENTS, parse_red
+    from wrl.eval.evaluate import play_policy
+    from wrl.run.command import load_train_section
+    from wrl.run.train import set_threads, validate_train_config
 
     set_threads(args.threads)
     common = {**load_train_section(None), **_parse_overrides(args.set)}
@@ -253,7 +253,7 @@ def bench_learn(args: argparse.Namespace) -> int:
                                   args.threads, Path(tmp), (*THRESHOLDS, *args.stop_at))
             cyborg = math.nan
             if args.cyborg_episodes and Path(r["policy"]).exists():
-                cyborg = sum(mix.probs[RED_AGENTS.index(red)] * play(
+                cyborg = sum(mix.probs[RED_AGENTS.index(red)] * play_policy(
                     r["policy"], "cyborg", red, args.cyborg_episodes, cfg["max_steps"], seed=20_000,
                     workers=args.threads)["returns"].mean() for red in mix.support)
         base = r if base is None else base
@@ -312,7 +312,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmark."""
-    from wrl.cli import UsageError
+    from wrl.errors import UsageError
 
     if args.steps < 2:
         raise UsageError(f"--steps {args.steps}: must be at least 2")
@@ -326,7 +326,7 @@ def bench_sim(args: argparse.Namespace) -> int:
     cores, uniform random actions vs b_line; ratios to one CybORG env measured here."""
     import numba
 
-    from wrl.cage.sim_env import SimVecEnv
+    from wrl.env.sim_env import SimVecEnv
 
     single = cyborg_single_env_rate(args.steps * 4)
     cores = numba.config.NUMBA_NUM_THREADS

@@ -9,17 +9,15 @@ import argparse
 import importlib
 import sys
 
+from wrl.errors import UsageError
+
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("wrl.train", "train one workflow candidate (PPO on the env pool)"),
-    "evaluate": ("wrl.evaluate", "evaluate a policy or baseline on numba or the real CybORG"),
-    "fidelity": ("wrl.fidelity", "compare the numba simulator with CybORG"),
+    "train": ("wrl.run.command", "train one workflow candidate (PPO on the env pool)"),
+    "evaluate": ("wrl.eval.evaluate", "evaluate a policy or baseline on numba or the real CybORG"),
+    "fidelity": ("wrl.eval.fidelity", "compare the numba simulator with CybORG"),
     "bench": ("wrl.bench", "benchmarks: sim | pool | train | learn, ratios to a baseline measured in the same run"),
 }
-
-
-class UsageError(ValueError):
-    """A bad command-line or config value; the message names the field and the fix."""
 
 
 def build_parser() -> argparse.ArgumentParser:

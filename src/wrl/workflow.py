@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from wrl.cage.scenario import ACTION_HOST, HOST_UNIT, IS_FIX, NUM_UNIT_TYPES, UNIT_TYPES
+from wrl.env.scenario import ACTION_HOST, HOST_UNIT, IS_FIX, NUM_UNIT_TYPES, UNIT_TYPES
 
 Workflow = tuple[str, ...]
 

@@ -1,6 +1,6 @@
-"""Snakemake glue: the report's first page (wrl.answer.write_answer)."""
+"""Snakemake glue: the report's first page (wrl.report.answer.write_answer)."""
 from glue import log_to
-from wrl.answer import write_answer
+from wrl.report.answer import write_answer
 
 if __name__ == "__main__":
     sm = snakemake  # noqa: F821

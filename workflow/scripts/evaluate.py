@@ -1,8 +1,8 @@
-"""Snakemake glue: evaluate the best policy and the baselines (wrl.report.evaluate_best)."""
+"""Snakemake glue: evaluate the best policy and the baselines (wrl.report.figures.evaluate_best)."""
 from pathlib import Path
 
 from glue import log_to
-from wrl.report import evaluate_best
+from wrl.report.figures import evaluate_best
 
 if __name__ == "__main__":  # evaluation pools spawn workers that re-import this file
     sm = snakemake  # noqa: F821

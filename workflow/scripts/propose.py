@@ -1,8 +1,8 @@
-"""Snakemake glue: GP-UCB proposals of one round (wrl.gpucb.propose_round)."""
+"""Snakemake glue: GP-UCB proposals of one round (wrl.search.rounds.propose_round)."""
 from pathlib import Path
 
 from glue import log_to
-from wrl.gpucb import propose_round
+from wrl.search.rounds import propose_round
 
 if __name__ == "__main__":
     sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
-"""Snakemake glue: figures and tables of the search (wrl.report.make_report)."""
+"""Snakemake glue: figures and tables of the search (wrl.report.figures.make_report)."""
 from glue import log_to
-from wrl.report import make_report
+from wrl.report.figures import make_report
 
 if __name__ == "__main__":
     sm = snakemake  # noqa: F821

@@ -1,9 +1,9 @@
-"""Snakemake glue: train one candidate (wrl.train.train_candidate), fine-tuned from the base policy."""
+"""Snakemake glue: train one candidate (wrl.run.train.train_candidate), fine-tuned from the base policy."""
 from pathlib import Path
 
 from glue import log_to
-from wrl.gpucb import load_proposal, warm_start_policy
-from wrl.train import train_candidate
+from wrl.search.rounds import load_proposal, warm_start_policy
+from wrl.run.train import train_candidate
 
 if __name__ == "__main__":  # the env pool's spawned workers re-import this file
     sm = snakemake  # noqa: F821

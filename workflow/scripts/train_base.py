@@ -1,8 +1,8 @@
-"""Snakemake glue: train the base policy across all 120 workflows (wrl.train.train_candidate, 'all')."""
+"""Snakemake glue: train the base policy across all 120 workflows (wrl.run.train.train_candidate, 'all')."""
 from pathlib import Path
 
 from glue import log_to
-from wrl.train import ALL, train_candidate
+from wrl.run.train import ALL, train_candidate
 
 if __name__ == "__main__":  # the env pool's spawned workers re-import this file
     sm = snakemake  # noqa: F821

@@ -1,8 +1,8 @@
-"""Snakemake glue: train the plain-PPO baseline (wrl.train.train_candidate, unconditioned)."""
+"""Snakemake glue: train the plain-PPO baseline (wrl.run.train.train_candidate, unconditioned)."""
 from pathlib import Path
 
 from glue import log_to
-from wrl.train import train_candidate
+from wrl.run.train import train_candidate
 from wrl.workflow import ALL_WORKFLOWS, format_workflow
 
 if __name__ == "__main__":  # the env pool's spawned workers re-import this file

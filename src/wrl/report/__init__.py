@@ -1,0 +1,1 @@
+"""The report of a pipeline run: figures, tables and the answer page."""
