@@ -1,9 +1,10 @@
 """Plot one run's learning curve per red agent (mean env return of finished episodes).
 
 Usage: .venv/bin/python dev/plot_training.py RUN_DIR OUT.png --title "..." [--points 60]
-RUN_DIR holds a run's episodes.parquet (``wrl train``); one line per red agent in its
-``red`` column, the mean env return in equal bins of global_step (``wrl.report.figures.learning_curve``),
-and the compliance on a second axis. Writes OUT.png (and prints the curve's last bins).
+RUN_DIR holds a run's episodes.parquet and updates.parquet (``wrl train``); one line per
+red agent in its ``red`` column, the mean env return in equal bins of global_step
+(``wrl.report.figures.learning_curve``), dashed lines for the greedy held-out checks of
+``train.select`` when the run made them, and the compliance on a second axis. Writes OUT.png (and prints the curve's last bins).
 """
 import argparse
 from pathlib import Path
@@ -31,6 +32,12 @@ def main() -> None:
         curve = learning_curve(group, args.points)
         ax.plot(curve["global_step"] / 1e6, curve["env_return"], label=f"vs {red}")
         print(red, curve.tail(3).round(2).to_string(index=False))
+    updates = pd.read_parquet(Path(args.run_dir) / "updates.parquet")
+    if "heldout" in updates and updates["heldout"].notna().any():  # train.select's greedy checks
+        checks = updates[updates["heldout"].notna()]
+        for n, red in enumerate(r for r in ("b_line", "meander", "sleep") if checks[f"heldout_{r}"].notna().any()):
+            ax.plot(checks["global_step"] / 1e6, checks[f"heldout_{red}"], ls="--", color=f"C{n}",
+                    label=f"vs {red}, greedy held-out")
     overall = learning_curve(episodes, args.points)
     ax2 = ax.twinx()
     ax2.plot(overall["global_step"] / 1e6, overall["compliance"], color="grey", ls=":", label="compliance")

@@ -13,7 +13,7 @@ from wrl.eval.evaluate import evaluate_policy
 
 POLICIES = Path(__file__).resolve().parents[1] / "docs" / "policies"
 POLICY = POLICIES / "learning_check_b_line.pt"
-CAGE2_POLICY = POLICIES / "cage2.pt"  # memory: history (docs/training.md, "The defender")
+CAGE2_POLICY = POLICIES / "cage2.pt"  # the agent's state, decoy masks (docs/training.md, "The defender")
 
 
 def test_batched_agent_acts_greedily_and_checks_first():
@@ -61,7 +61,7 @@ def _challenge_wrapper_episode(policy, red_class, steps, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("policy", [POLICY, CAGE2_POLICY], ids=["no_memory", "history_memory"])
+@pytest.mark.parametrize("policy", [POLICY, CAGE2_POLICY], ids=["no_memory", "state_and_masks"])
 def test_cage2_agent_in_the_challenge_wrapper_loop_gets_what_wrl_evaluate_gets(policy):
     from csle_cyborg.agents.simple_agents.b_line import B_lineAgent
 

@@ -188,3 +188,13 @@ def test_config_validation_names_the_field():
         validate_train_config({"envs": 2, "update_steps": 2, "minibatches": 8})
     cfg = validate_train_config({"envs": 8, "lam": 0.5})
     assert cfg["envs"] == 8 and cfg["lam"] == 0.5 and cfg["hidden"] == [64, 64]
+
+
+def test_lr_end_anneals_the_learning_rate_linearly_over_the_budget(tmp_path):
+    cfg = validate_train_config(SMALL | {"env_steps": 4 * 10 * 4, "lr": 0.001, "lr_end": 0.0001})
+    run = CandidateRun(cfg, WF, tmp_path, None, threads=1)
+    try:
+        lrs = [run.optimizer.param_groups[0]["lr"] for _ in run.updates()]
+    finally:
+        run.close()
+    assert lrs == pytest.approx([0.001, 0.000775, 0.00055, 0.000325])  # set before each of 4 updates

@@ -25,7 +25,7 @@ def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv
     """The answer section (RST) for the candidates' ``score.json`` files and the evaluation summary.
 
     search_cfg: the config's search section (noise_sd, seed); leaderboard_csv: the
-    evaluate rule's ``leaderboard.csv`` (``wrl.eval.evaluate.summarise``); red: the training red
+    evaluate rule's ``leaderboard.csv`` (``wrl.eval.table.summarise``); red: the training red
     spec; backend: where the evaluation ran.
     """
     obs = read_scores(score_paths)

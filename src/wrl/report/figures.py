@@ -217,7 +217,7 @@ def evaluate_best(best_csv: str | Path, eval_cfg: dict, out_dir: str | Path,
     eval_cfg: the config's evaluate section (backend, red, steps, episodes, baselines).
     Writes into ``out_dir``: ``evaluation.parquet`` (one row per episode) and
     ``leaderboard.md`` (``wrl.eval.evaluate.write_results``), and ``leaderboard.csv``
-    (``wrl.eval.evaluate.summarise``: mean, sd, 95% CI per policy, red and steps). The best
+    (``wrl.eval.table.summarise``: mean, sd, 95% CI per policy, red and steps). The best
     policy's rows are named ``best:<workflow>``, the plain-PPO policy's ``plain_ppo``
     (``plain_policy``: its policy.pt, trained without workflow input or alignment
     reward). Returns the episode rows.

@@ -246,6 +246,7 @@ class CandidateRun:
         last_ckpt = time.monotonic()
         while self._budget()[0] < self._budget()[1]:
             t_start, step0 = time.monotonic(), self.counters.global_step
+            self._anneal_lr()
             rollout = self.collector.collect(self.model, self.scaler, self.counters, self.wall)
             adv, returns = advantages(rollout, self.ppo)
             stats = ppo_update(self.model, self.optimizer, rollout, adv, returns, self.ppo)
@@ -257,6 +258,16 @@ class CandidateRun:
             if time.monotonic() - last_ckpt >= 60.0 * self.cfg["checkpoint_minutes"]:
                 self.checkpoint()
                 last_ckpt = time.monotonic()
+
+    def _anneal_lr(self) -> None:
+        """Set the learning rate for the next update: ``lr`` linearly to ``lr_end`` over
+        the budget (constant ``lr`` when ``lr_end`` is null)."""
+        if self.cfg["lr_end"] is None:
+            return
+        done, total, _ = self._budget()
+        lr = self.ppo.lr + (self.cfg["lr_end"] - self.ppo.lr) * min(done / total, 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def _select_due(self) -> bool:
         every = self.cfg["select"]["every_updates"]
