@@ -111,7 +111,7 @@ def test_propose_killed_inside_a_write_leaves_no_temporary_after_rerun(tmp_path,
     _, paths = scored
     args = (1, [str(p) for p in paths], SEARCH, str(tmp_path / "round_1" / "proposals.json"),
             str(tmp_path / "search"))
-    kill_inside_write("posterior_round_1", 1, f"from wrl.search.gp import propose_round\npropose_round(*{args!r})\n",
+    kill_inside_write("posterior_round_1", 1, f"from wrl.search.rounds import propose_round\npropose_round(*{args!r})\n",
                       tmp_path)
     assert not (tmp_path / "round_1" / "proposals.json").exists()
     assert len(propose_round(*args)) == 2

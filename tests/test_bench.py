@@ -57,7 +57,8 @@ def test_time_to_threshold_reports_nan_for_thresholds_not_reached(tmp_path):
     cfg = validate_train_config({"envs": 16, "update_steps": 10, "env_steps": 10**12, "red": "b_line"})
     r = time_to_threshold(cfg, max_seconds=1.0, check_seconds=0.5, eval_episodes=4, threads=1, tmp=tmp_path)
     assert r["wall_s"] >= 1.0 and r["env_steps"] > 0
-    assert math.isnan(r["train_s-15"]) and math.isnan(r["greedy_s-15"])  # 1 s cannot reach -15
+    assert math.isnan(r["greedy_s-17"]) and math.isnan(r["greedy_steps-17"])  # 1 s cannot reach -17
+    assert r["best"] < -17 and {"best_b_line", "best_s"} <= set(r)
     assert (tmp_path / "policy.pt").is_file()
 
 

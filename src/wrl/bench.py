@@ -107,6 +107,7 @@ def time_training(cfg: dict, updates: int, threads: int | None) -> tuple[float, 
 
     from wrl.run.train import CandidateRun
 
+    cfg = {**cfg, "env_steps": 10**12}  # the loop must outlast the timed updates
     with tempfile.TemporaryDirectory() as tmp:
         run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", Path(tmp), None, threads)
         try:

@@ -78,7 +78,8 @@ def coerce_strings(config: dict, schema: dict) -> None:
 
     ``snakemake --config 'search={"rounds": 4}'`` hands nested values over as strings
     ('4'); a string is read as YAML and kept when its value has a type the field allows
-    (so '4' -> 4, 'true' -> True, 'null' -> None), else left for validation to name.
+    (so '4' -> 4, 'true'/'True' -> True, 'null'/'None' -> None; 'yes' stays a string), else
+    left for validation to name.
     """
     props = schema.get("properties", {})
     for name, value in config.items():
@@ -95,6 +96,9 @@ def coerce_strings(config: dict, schema: dict) -> None:
             except yaml.YAMLError:
                 continue
             kind = {bool: "boolean", int: "integer", float: "number", type(None): "null"}.get(type(parsed))
+            spelled = {"boolean": ("true", "false"), "null": ("null", "none")}.get(kind)
+            if spelled is not None and value.strip().lower() not in spelled:
+                continue  # 'yes', 'on', '~': not what a user of --config means by a bool or null
             if kind in allowed or (kind == "integer" and "number" in allowed):
                 config[name] = parsed
 
