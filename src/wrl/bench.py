@@ -180,7 +180,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
     """Train ``cfg`` until every one of ``thresholds`` is crossed or ``max_seconds`` of training.
 
     Every ``check_seconds`` of training the policy is run greedily on held-out numba seeds
-    (``wrl.run.train.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
+    (``wrl.run.select.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
     in the training time). Returns setup_s (building the run: pool, JIT cache, model), per
     threshold x the training seconds and env steps at the first check whose mixed-red
     return reaches x (``greedy_s{x}``, ``greedy_steps{x}``; NaN when not reached), the
@@ -188,7 +188,8 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
     policy's path (``policy``), final wall_s and env steps, and env-steps/s.
     """
     from wrl.rl.model import save_policy
-    from wrl.run.train import CandidateRun, heldout_returns
+    from wrl.run.select import heldout_returns
+    from wrl.run.train import CandidateRun
 
     t0 = time.perf_counter()
     run = CandidateRun(cfg, "defender,enterprise,op_server,op_host,user", tmp, None, threads)

@@ -43,7 +43,6 @@ import copy
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -57,11 +56,11 @@ from wrl.errors import UsageError
 from wrl.run.collect import WORKFLOW_TEXT, Collector
 from wrl.run.config import validate_config
 from wrl.run.episodes import EPISODE_SCHEMA, EpisodeBook
-from wrl.env.red import RED_AGENTS, parse_red
-from wrl.rl.agent import PolicyAgent
-from wrl.rl.play import play
+from wrl.env.red import RED_AGENTS
 from wrl.run.lock import directory_lock
 from wrl.run.logbook import Table, remove_parts
+from wrl.run.progress import Progress
+from wrl.run.select import BEST_NAME, heldout_returns
 from wrl.rl.model import ActorCritic, load_policy, save_policy
 from wrl.rl.ppo import PPOConfig, RewardScaler, advantages, ppo_update
 from wrl.timing import SectionTimer
@@ -69,7 +68,6 @@ from wrl.env.vec import make_vec
 from wrl.workflow import format_workflow, parse_workflow
 
 ALL = "all"  #: the workflow argument of a base policy (every env draws one per episode)
-PROGRESS_EVERY_S = 30.0  #: seconds between plain progress lines when stderr is not a TTY
 LOG_NAMES = ("episodes.parquet", "updates.parquet")  #: the Parquet logs in out_dir
 
 UPDATE_SCHEMA = pa.schema([
@@ -79,8 +77,6 @@ UPDATE_SCHEMA = pa.schema([
     ("compliance", pa.float64()), ("steps_per_s", pa.float64()), ("wall_s", pa.float64()),
     ("heldout", pa.float64()), *((f"heldout_{red}", pa.float64()) for red in RED_AGENTS),
 ])
-BEST_NAME = "best.pt"  #: the best policy by held-out return so far (train.select), in out_dir
-HELDOUT_SEED = 10_000  #: + train.seed: the numba seed of the held-out greedy evaluation
 
 
 def default_train_config() -> dict:
@@ -122,49 +118,6 @@ def set_threads(threads: int | None) -> None:
 
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-
-
-def heldout_returns(model: ActorCritic, cfg: dict, episodes: int) -> dict:
-    """Greedy returns of ``model`` on held-out numba seeds (``HELDOUT_SEED + seed``).
-
-    Per red of the ``train`` section ``cfg``'s mixture, the mean return of ``episodes``
-    episodes of ``max_steps`` (``heldout_<red>``), and ``heldout``: their mean weighted by
-    the mixture (the greedy mixed-red return per episode). Leaves the model in train mode.
-    """
-    mix = parse_red(cfg["red"])
-    per_red = {red: float(play(PolicyAgent(model), "numba", red, episodes, cfg["max_steps"],
-                               seed=HELDOUT_SEED + cfg["seed"])["returns"].mean()) for red in mix.support}
-    model.train()
-    mixed = sum(mix.probs[RED_AGENTS.index(red)] * v for red, v in per_red.items())
-    return {"heldout": float(mixed), **{f"heldout_{red}": v for red, v in per_red.items()}}
-
-
-class _Progress:
-    """A tqdm bar on a terminal, else a plain line every ``PROGRESS_EVERY_S`` seconds."""
-
-    def __init__(self, total: int, unit: str, done: int):
-        self.unit, self.last_line = unit, time.monotonic()
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=done, unit=unit, dynamic_ncols=True)
-        self.total = total
-
-    def update(self, done: int, stats: dict) -> None:
-        """Show progress ``done`` (of ``total``) and the ``stats`` key=value pairs."""
-        text = ", ".join(f"{k}={v}" for k, v in stats.items())
-        if self.bar is not None:
-            self.bar.update(min(done, self.total) - self.bar.n)
-            self.bar.set_postfix_str(text, refresh=True)
-        elif time.monotonic() - self.last_line >= PROGRESS_EVERY_S or done >= self.total:
-            self.last_line = time.monotonic()
-            print(f"train: {done}/{self.total} {self.unit}, {text}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        """Close the bar (if any)."""
-        if self.bar is not None:
-            self.bar.close()
 
 
 class CandidateRun:
@@ -305,7 +258,7 @@ class CandidateRun:
     def train(self) -> dict:
         """Run PPO until the budget (or early stop); write the outputs; return the score dict."""
         done_count, total, unit = self._budget()
-        progress = _Progress(total, unit, done_count)
+        progress = Progress(total, unit, done_count)
         stop_reason = "budget"
         try:
             for row in self.updates():
