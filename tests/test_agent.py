@@ -72,10 +72,11 @@ def test_cage2_agent_in_the_challenge_wrapper_loop_gets_what_wrl_evaluate_gets(p
     assert len(set(np.round(theirs, 3))) > 1 or theirs[0] < 0  # real episodes, not all-zero
 
 
-@pytest.mark.parametrize("red, cyborg_mean", [("b_line", -15.67), ("meander", -25.02), ("sleep", 0.0)])
+@pytest.mark.parametrize("red, cyborg_mean", [("b_line", -13.68), ("meander", -17.26), ("sleep", 0.0)])
 def test_committed_cage2_policy_scores_on_numba_what_docs_report_on_cyborg(red, cyborg_mean):
     """docs/policies/cage2.pt, 100 greedy numba episodes of 100 steps per red, lands within
-    2 points (about 4 SE) of its 1000-episode CybORG means in docs/training.md: the file,
-    its memory features and the simulator still make the defender the docs describe."""
+    2 points (about 6 SE of 100 episodes) of its 1000-episode CybORG means in docs/training.md: the file,
+    its agent state (decoy record, masks, red guess, specialists) and the simulator still
+    make the defender the docs describe."""
     returns = evaluate_policy(str(CAGE2_POLICY), "numba", [red], [100], 100, workers=1)["return"]
     assert abs(returns.mean() - cyborg_mean) < 2.0

@@ -92,12 +92,12 @@ def test_close_frees_processes_and_shared_memory():
     env = make_vec("cyborg", 2, "b_line", workers=2)
     assert len(shm_blocks() - before) == 1
     env.reset()  # every worker has mapped the block: its name is unlinked, the memory stays
-    assert shm_blocks() == before
+    assert not shm_blocks() - before  # nothing of this pool left (others may free theirs)
     env.step(np.zeros(2, np.int64))
     procs = list(env.pool._procs)
     env.close()
     env.close()  # idempotent
-    assert shm_blocks() == before
+    assert not shm_blocks() - before  # nothing of this pool left (others may free theirs)
     assert not any(p.is_alive() for p in procs)
 
 
@@ -112,7 +112,7 @@ def test_dead_worker_raises_within_a_second_and_cleans_up():
     with pytest.raises(RuntimeError, match="worker 1 .* died"):
         env.step(np.zeros(2, np.int64))
     assert time.monotonic() - t0 < 1.0
-    assert shm_blocks() == before
+    assert not shm_blocks() - before  # nothing of this pool left (others may free theirs)
     assert not any(p.is_alive() for p in env.pool._procs)
 
 
@@ -146,7 +146,7 @@ def test_interrupted_or_killed_pool_leaves_no_process_or_shared_memory(sig):
     while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "a worker outlived the pool"
         time.sleep(0.05)
-    assert shm_blocks() == before
+    assert not shm_blocks() - before  # nothing of this pool left (others may free theirs)
 
 
 def test_script_without_main_guard_gets_one_error_naming_the_fix(tmp_path):
@@ -165,5 +165,5 @@ def test_script_without_main_guard_gets_one_error_naming_the_fix(tmp_path):
     assert last.startswith("RuntimeError: CybORG pool worker") and "no main guard" in last, done.stderr
     assert "fix: wrap the code that builds the pool in `if __name__ == '__main__':`" in last
     assert "exit code" not in done.stderr
-    assert shm_blocks() == before
+    assert not shm_blocks() - before  # nothing of this pool left (others may free theirs)
 

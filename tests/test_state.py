@@ -194,3 +194,28 @@ def test_red_is_identified_by_step_five_and_never_wrongly(red):
             actions = blue.act(obs, first)
             state.record(actions)
             obs, _, _, first, info = env.step(actions)
+
+
+@pytest.mark.slow
+def test_both_backends_give_the_same_state_for_the_same_seed_and_actions():
+    """Against Sleep the observations are the same on both backends, so the same actions
+    (decoys, Restores, anything) must give the same state, feature for feature."""
+    from wrl.env.cyborg import CyborgEnv
+
+    actions = _decoy_heavy_actions(np.random.default_rng(3), 40)
+    states = {}
+    for backend in ("numba", "cyborg"):
+        state, rows = AgentState("bookkeeping", 1, mask_decoys=True), []
+        if backend == "numba":
+            env = make_vec("numba", 1, "sleep", max_steps=40, seed=5)
+            obs = env.reset()[0]
+        else:
+            env = CyborgEnv("sleep", max_steps=40, seed=5)
+            obs = env.reset()[None]
+        for t, a in enumerate(actions):
+            rows.append(np.concatenate([state.observe(obs, [t == 0])[0], state.mask()[0]]))
+            state.record(a[None])
+            obs = env.step(a[None])[0] if backend == "numba" else env.step(int(a))[0][None]
+        states[backend] = np.array(rows)
+    np.testing.assert_array_equal(states["numba"], states["cyborg"])
+    assert states["numba"][:, OBS_DIM + FEATURES["history"]:].any()  # decoys and actions were recorded
