@@ -5,6 +5,8 @@ The CybORG side of the slow tests is the reference cached under
 ``tests/data/fidelity_rules`` (``wrl fidelity --rules`` fills it); one test replays the
 start of it on the live CybORG to show that the cache is still what CybORG produces.
 """
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from scipy import stats
 
 from wrl.env import sim
 from wrl.eval.fidelity_rules import (
-    ALPHA, CYBORG_ENVS, LOG_COLUMNS, REFERENCE_DIR, RULE_PAIRS, compare_rules, episode_returns,
+    ALPHA, CYBORG_ENVS, LOG_COLUMNS, REFERENCE_DIR, RULE_PAIRS, cache_name, compare_rules, episode_returns,
     play_logged, reference_log, tost,
 )
 from wrl.env.vec import make_vec
@@ -98,10 +100,14 @@ def test_cached_reference_is_what_cyborg_plays():
     pd.testing.assert_frame_equal(cached.drop(columns="seed"), live, check_dtype=False)
 
 
+#: the defender's own play (docs/training.md): it places decoys where the baselines never do
+DEFENDER = str(Path(__file__).resolve().parents[1] / "docs" / "policies" / "cage2.pt")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("policy,red", RULE_PAIRS)
+@pytest.mark.parametrize("policy,red", [*RULE_PAIRS, (DEFENDER, "b_line"), (DEFENDER, "meander")])
 def test_numba_matches_cached_cyborg_rule_by_rule(policy, red):
-    path = REFERENCE_DIR / f"{policy}_{red}.parquet"
+    path = REFERENCE_DIR / f"{cache_name(policy)}_{red}.parquet"
     ref = pd.read_parquet(path)
     sim_log = play_logged(policy, "numba", red, CI_EPISODES, seed=0, num_envs=1000)
     rules = compare_rules(sim_log, ref)
