@@ -1,4 +1,4 @@
-# wrl pipeline: R rounds of GP-UCB proposals x B trained candidates, then the report
+# wrl pipeline: R rounds of search proposals x B trained candidates, then the report
 # and the evaluation of the best policy. Static DAG fixed by config.yaml; see
 # docs/pipeline.md. Logic lives in src/wrl; workflow/scripts/*.py are thin glue.
 from pathlib import Path
@@ -243,6 +243,7 @@ rule answer:
     input:
         scores=expand("results/round_{r}/cand_{i}/score.json", r=ROUNDS, i=CANDS),
         leaderboard="results/eval/leaderboard.csv",
+        plain="results/plain_ppo/score.json",
     output:
         answer="results/report/answer.rst",
     params:

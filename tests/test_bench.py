@@ -86,3 +86,28 @@ def test_bench_learn_prints_a_row_per_variant_and_a_summary():
     assert lines[0].split()[0] == "variant"
     assert [line.split()[0] for line in lines[2:4]] == ["defaults", "epochs=1"]
     assert lines[-1].startswith("summary: best greedy mixed-red return")
+
+
+def test_bench_search_on_the_committed_table_prints_every_cell_and_the_goal_lines(tmp_path):
+    out = tmp_path / "cells.csv"
+    done = subprocess.run(WRL + ["bench", "search", "--table", "docs/data/exhaustive.parquet", "--replays", "3",
+                                 "--budgets", "2x4", "--workers", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import pandas as pd
+
+    cells = pd.read_csv(out)
+    assert set(cells["landscape"]) == {"table", "fitted", "flat", "needle"}
+    assert set(cells["strategy"]) == {"random", "gp_ucb", "position"}
+    assert set(cells.loc[cells["strategy"] == "random", "runs"]) == {8, 16}  # random also at twice the runs
+    assert cells["replays"].eq(3).all() and cells["regret"].ge(0).all() and cells["p_top5"].between(0, 1).all()
+    summaries = [line for line in done.stdout.splitlines() if line.startswith("summary:")]
+    assert len(summaries) == 4 and any("flat, 8 runs" in line for line in summaries)
+
+
+def test_bench_search_names_a_missing_table_and_a_bad_budget():
+    missing = subprocess.run(WRL + ["bench", "search", "--table", "no/such.parquet"],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "--table no/such.parquet: no such file" in missing.stderr
+    bad = subprocess.run(WRL + ["bench", "search", "--budgets", "3by4"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "ROUNDSxBATCH" in bad.stderr

@@ -36,50 +36,6 @@ def test_icc_needs_balanced_repeats():
         variance_components(df)
 
 
-def test_replay_search_makes_the_pipelines_picks(tmp_path):
-    """The replay picks what propose_round picks round after round from the same scores."""
-    import json
-
-    from wrl.search.gp import KENDALL
-    from wrl.search.rounds import propose_round
-    from wrl.search.ranking import replay_search
-    from wrl.workflow import workflow_index
-
-    rng = np.random.default_rng(3)
-    oracle = pd.DataFrame({"index": np.arange(120), "seed": 0, "score": -KENDALL[17] + rng.normal(0, 0.5, 120),
-                           "score_se": rng.uniform(0.2, 0.6, 120)})
-    cfg = {"rounds": 3, "batch": 4, "seed": 2, "beta": {"delta": 0.1, "scale": 0.2},
-           "allow_repeats": False, "noise_sd": 1.0}
-    replay = replay_search(oracle, cfg)
-    paths = []
-    for r in range(cfg["rounds"]):
-        workflows = propose_round(r, paths, cfg, tmp_path / f"round_{r}" / "proposals.json", tmp_path / "search")
-        for c, w in enumerate(workflows):
-            i = workflow_index(w)
-            d = tmp_path / f"round_{r}" / f"cand_{c}"
-            d.mkdir(parents=True)
-            (d / "score.json").write_text(json.dumps(
-                {"workflow": w, "score": oracle.at[i, "score"], "score_se": oracle.at[i, "score_se"]}))
-            paths.append(d / "score.json")
-        assert replay[replay["round"] == r]["index"].tolist() == [workflow_index(w) for w in workflows]
-    assert len(replay) == 12 and replay["index"].nunique() == 12
-    with pytest.raises(ValueError, match="oracle lacks"):
-        replay_search(oracle[oracle["index"] != replay["index"].iloc[0]], cfg)
-
-
-def test_replay_search_draws_a_repeat_at_the_next_seed():
-    from wrl.search.ranking import replay_search
-
-    rng = np.random.default_rng(4)
-    oracle = pd.DataFrame([{"index": i, "seed": s, "score": rng.normal(), "score_se": 0.3}
-                           for i in range(120) for s in range(3)])
-    cfg = {"rounds": 3, "batch": 30, "seed": 0, "beta": {"delta": 0.1, "scale": 0.2},
-           "allow_repeats": True, "noise_sd": 1.0}
-    replay = replay_search(oracle, cfg)
-    nth = replay.groupby("index").cumcount()  # 0 for a workflow's first evaluation
-    assert (replay["seed"] == nth).all() and nth.max() >= 1  # some workflow was evaluated again
-
-
 def test_position_effects_find_the_unit_type_whose_place_matters():
     from wrl.search.ranking import position_effects
     from wrl.workflow import ALL_WORKFLOWS, format_workflow

@@ -1,4 +1,4 @@
-"""``wrl bench sim|pool|train|learn``: throughput and time-to-threshold tables.
+"""``wrl bench sim|pool|train|learn|search``: throughput, time-to-threshold and search tables.
 
 Every benchmark measures its CybORG baseline in the same run, so the ratios hold on
 whatever machine runs them. Timings are printed, never asserted.
@@ -84,8 +84,20 @@ def bench_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def _budgets(text: str) -> list[tuple[int, int]]:
+    """``'3x4,6x4'`` -> [(3, 4), (6, 4)]: (rounds, batch) pairs of positive integers."""
+    try:
+        pairs = [tuple(int(v) for v in item.split("x")) for item in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r}: give ROUNDSxBATCH pairs, comma-separated, e.g. 3x4,6x4")
+    return pairs
+
+
 def _parse_overrides(pairs: list[str]) -> dict:
-    """``--set key=value`` pairs as a dict of train config fields (values parsed as YAML)."""
+    """``--set key=value`` pairs as a dict of train config fields (search: of the position
+    design's options, e.g. design_runs=12; values parsed as YAML)."""
     import yaml
 
     from wrl.errors import UsageError
@@ -284,7 +296,7 @@ BENCHES = {"pool": bench_pool, "train": bench_train, "learn": bench_learn}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``wrl bench``."""
-    parser.add_argument("what", choices=["sim", "pool", "train", "learn"], help="which benchmark")
+    parser.add_argument("what", choices=["sim", "pool", "train", "learn", "search"], help="which benchmark")
     parser.add_argument("--steps", type=int, default=60,
                         help="sim/pool: vector steps per measurement; train: thousands of env "
                              "steps per N (default 60)")
@@ -309,6 +321,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-at", dest="stop_at", type=lambda t: [float(x) for x in t.split(",")],
                         default=[], help="learn: also run on until these mixed returns (e.g. -13 to "
                                          "compare variants at equal training time)")
+    parser.add_argument("--table", default="docs/data/exhaustive.parquet",
+                        help="search: the runs of dev/exhaustive.py (every workflow at k seeds)")
+    parser.add_argument("--replays", type=int, default=200, help="search: replays per cell (default 200)")
+    parser.add_argument("--budgets", type=_budgets, default=None,
+                        help="search: ROUNDSxBATCH budgets, comma-separated (default: the config's rounds x batch)")
+    parser.add_argument("--config", default=None,
+                        help="search: the config whose search section sets the design and the budget "
+                             "(default: config.yaml if present, else the defaults)")
+    parser.add_argument("--strategies", default="random,gp_ucb,position",
+                        help="search: strategies, comma-separated (random, gp_ucb, position)")
+    parser.add_argument("--landscapes", default="table,fitted,flat,needle",
+                        help="search: landscapes, comma-separated (table, fitted, flat, needle)")
+    parser.add_argument("--flat-margin", dest="flat_margin", type=float, default=None,
+                        help="search: the gain (score points) below which the field is called flat "
+                             "(default: the config's search.flat_margin)")
+    parser.add_argument("--workers", type=int, default=None, help="search: worker processes (default: all cores)")
+    parser.add_argument("--out", default=None, help="search: also write the cells to this CSV")
     parser.add_argument("--cyborg-episodes", dest="cyborg_episodes", type=int, default=20,
                         help="learn: CybORG episodes confirming each final policy (0: skip)")
 
@@ -358,3 +387,43 @@ def bench_sim(args: argparse.Namespace) -> int:
 
 
 BENCHES["sim"] = bench_sim
+
+
+def bench_search(args: argparse.Namespace) -> int:
+    """Search strategies replayed on the exhaustive table and on landscapes fitted to it: P(top 5),
+    regret and calibration of each, and the default design against random search."""
+    import pandas as pd
+
+    from wrl.errors import UsageError
+    from wrl.run.config import load_search_section
+    from wrl.search.benchmark import default_workers, run_bench, summary_lines
+
+    if not Path(args.table).is_file():
+        raise UsageError(f"--table {args.table}: no such file; make one with dev/exhaustive.py --table")
+    table = pd.read_parquet(args.table)
+    search = load_search_section(args.config)
+    options = {"design_runs": search["design_runs"], "replicate_rounds": search["replicate_rounds"],
+               **_parse_overrides(args.set)}
+    budgets = args.budgets or [(search["rounds"], search["batch"])]
+    margin = search["flat_margin"] if args.flat_margin is None else args.flat_margin
+    print(f"position design: {options}; flat margin {margin:g}; budgets "
+          + ", ".join(f"{r}x{b}" for r, b in budgets))
+    try:
+        results = run_bench(table, args.landscapes.split(","), args.strategies.split(","), budgets,
+                            args.replays, margin, options, args.workers or default_workers())
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    cols = ["landscape", "strategy", "runs", "p_top5", "regret", "p_best_claimed", "p_best_hit", "calibration",
+            "coverage", "set_size", "said_flat"]
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(results[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if args.out:
+        from wrl.atomic import atomic_write
+
+        atomic_write(args.out, lambda tmp: results.to_csv(tmp, index=False))
+    for line in summary_lines(results):
+        print(line)
+    return 0
+
+
+BENCHES["search"] = bench_search

@@ -1,4 +1,4 @@
-"""Snakemake glue: GP-UCB proposals of one round (wrl.search.rounds.propose_round)."""
+"""Snakemake glue: the search's proposals of one round (wrl.search.rounds.propose_round)."""
 from pathlib import Path
 
 from glue import log_to

@@ -1,66 +1,140 @@
-"""The report's first page: the answer of a search, with how sure it is, up front.
+"""The report's first page: the answer of a search, and how sure it is, claiming no more than the data.
 
-``write_answer`` writes ``answer.rst``: the best workflow and its training score ± SE,
-the GP's posterior of it against the runner-up (and the probability that it is truly
-better), the evaluation table (best policy, plain PPO and the baselines) and then the
-workflow description of ``workflow/report/workflow.rst``. The Snakefile makes it the
-global description of ``snakemake --report`` once it exists.
+``write_answer`` writes ``answer.rst`` from ``wrl.search.verdict``: the best workflow by
+posterior mean and P(it is the best); whether the field is flat (one sentence); the credible
+top set; the per-red breakdown; the position effects that set the top set apart; what
+following the workflow costs against plain PPO; the evaluation table; then the workflow
+description of ``workflow/report/workflow.rst``. The Snakefile makes it the global
+description of ``snakemake --report`` once it exists.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from wrl.atomic import atomic_write
+from wrl.env.red import RED_AGENTS
 from wrl.eval.table import rst_table
-from wrl.search.gp import posterior, prob_better
-from wrl.search.rounds import read_scores
 from wrl.report.figures import short_label
+from wrl.search.ranking import position_effects
+from wrl.search.rounds import read_scores
+from wrl.search.verdict import CREDIBLE_LEVEL, Verdict, verdict
+from wrl.workflow import format_workflow, workflow_from_index
+
+#: credible-set members listed by name (the rest are counted)
+LISTED = 8
+
+
+def _label(index: int) -> str:
+    w = format_workflow(workflow_from_index(index))
+    return f"{w} ({short_label(w)})"
+
+
+def _headline(v: Verdict, good: pd.DataFrame, red: str) -> list[str]:
+    runs = good[good["index"] == v.answer]
+    row = v.table.loc[v.answer]
+    lines = [f"**Best workflow: {_label(v.answer)}**: posterior mean training score **{row['mean']:.2f} ± "
+             f"{row['sd']:.2f}** from its {len(runs)} run(s) (mean env return of the last 3 episodes of every env, "
+             f"red {red}; its runs scored {', '.join(f'{s:.2f}' for s in runs['score'])}), "
+             f"compliance {runs['compliance'].mean():.2f}. "
+             f"P(it is the best of the 120) = **{v.p_best:.2f}**.", ""]
+    if v.flat:
+        lines += [f"**The field is flat:** with probability {v.p_flat:.2f} the best workflow beats an average one "
+                  f"by less than {v.flat_margin:g} score points, so these {len(good)} runs cannot single out a "
+                  f"best workflow; any of the credible set is as good an answer.", ""]
+    else:
+        lines += [f"The field is not flat: with probability {1 - v.p_flat:.2f} the best workflow beats an "
+                  f"average one by at least {v.flat_margin:g} score points.", ""]
+    return lines
+
+
+def _credible(v: Verdict) -> list[str]:
+    members = [f"{_label(i)}: P(best) {v.table.at[i, 'p_best']:.2f}, {int(v.table.at[i, 'n_obs'])} run(s)"
+               for i in v.credible[:LISTED]]
+    more = len(v.credible) - LISTED
+    return [f"Credible top set ({len(v.credible)} of 120 workflows; it holds the best with posterior "
+            f"probability >= {CREDIBLE_LEVEL:g}):", ""] + [f"- {m}" for m in members] + (
+        [f"- and {more} more (``results/search/final_posterior.parquet``)"] if more > 0 else []) + [""]
+
+
+def _per_red(v: Verdict, good: pd.DataFrame) -> list[str]:
+    reds = [r for r in RED_AGENTS if good[f"score_{r}"].notna().any()]
+    mine = good[good["index"] == v.answer]
+    top = good[good["index"].isin(v.credible)]
+    header = "   red, best workflow's runs, credible set's runs, all runs"
+    rows = [f'   "{r}", "{mine[f"score_{r}"].mean():.2f}", "{top[f"score_{r}"].mean():.2f}", '
+            f'"{good[f"score_{r}"].mean():.2f}"' for r in reds]
+    return ["Per red (training score against each red of the mixture, mean over runs):", "",
+            ".. csv-table::", "   :header-rows: 1", "", header, *rows, ""]
+
+
+def _positions(v: Verdict, good: pd.DataFrame, noise_sd: float) -> list[str]:
+    effects = position_effects(good)
+    top = effects.iloc[0]
+    means = {p: top[f"pos{p}"] for p in range(1, 6) if np.isfinite(top[f"pos{p}"])}
+    hi, lo = max(means, key=means.get), min(means, key=means.get)
+    last = pd.Series([format_workflow(workflow_from_index(i)).split(",")[-1] for i in v.credible]).value_counts()
+    return [f"Position effects (mean score of the {len(good)} runs by where each unit type sits, 1 = first): "
+            f"the place of "
+            f"**{top['unit_type']}** matters most, {means[hi]:.2f} at position {hi} against {means[lo]:.2f} at "
+            f"position {lo} (spread {top['spread']:.2f}; a single run's seed sd is {noise_sd:g}). The credible set "
+            f"puts last: " + ", ".join(f"{t} ({n})" for t, n in last.items()) + ".", ""]
+
+
+def _workflow_cost(v: Verdict, good: pd.DataFrame, plain_score: str | Path | None,
+                   summary: pd.DataFrame) -> list[str]:
+    lines = []
+    if plain_score is not None and Path(plain_score).exists():
+        plain = json.loads(Path(plain_score).read_text())
+        mine = v.table.at[v.answer, "mean"]
+        lines.append(f"What following the workflow costs: plain PPO (no workflow input, no alignment reward, the "
+                     f"same budget) trained to {plain['score']:.2f} ± {plain['score_se']:.2f}, against "
+                     f"{mine:.2f} for the best workflow (difference {mine - plain['score']:+.2f}).")
+    best = summary[summary["policy"].str.startswith("best:")]
+    plain_eval = summary[summary["policy"] == "plain_ppo"]
+    if len(best) and len(plain_eval):
+        cells = best.merge(plain_eval, on=["red", "steps"], suffixes=("", "_plain"))
+        diff = (cells["mean"] - cells["mean_plain"]).sum()
+        lines.append(f"In the evaluation below, the best policy's total minus plain PPO's over the same "
+                     f"{len(cells)} cell(s): {diff:+.2f}.")
+    return lines + [""] if lines else []
 
 
 def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv: str | Path,
-                red: str, backend: str) -> str:
+                red: str, backend: str, plain_score: str | Path | None = None) -> str:
     """The answer section (RST) for the candidates' ``score.json`` files and the evaluation summary.
 
-    search_cfg: the config's search section (noise_sd, seed); leaderboard_csv: the
-    evaluate rule's ``leaderboard.csv`` (``wrl.eval.table.summarise``); red: the training red
-    spec; backend: where the evaluation ran.
+    search_cfg: the config's search section (noise_sd, flat_margin, seed); leaderboard_csv:
+    the evaluate rule's ``leaderboard.csv`` (``wrl.eval.table.summarise``); red: the
+    training red spec; backend: where the evaluation ran; plain_score: the plain-PPO
+    baseline's ``score.json`` (None: not compared in training).
     """
     obs = read_scores(score_paths)
-    good = obs[np.isfinite(obs["score"])].sort_values("score", ascending=False, ignore_index=True)
-    if good.empty:
-        raise ValueError("answer: no candidate has a finite score; check the train logs")
-    args = (good["index"].to_numpy(), good["score"].to_numpy(), good["score_se"].to_numpy(), search_cfg["noise_sd"])
-    post = posterior(*args, seed=int(search_cfg["seed"])).set_index("index")
-    best = good.iloc[0]
-    label = f"{best['workflow']} ({short_label(best['workflow'])})"
-    lines = ["The answer", "==========", "",
-             f"**Best workflow: {label}**, training score **{best['score']:.1f} ± {best['score_se']:.1f}** "
-             f"(mean env return of the last 3 episodes of every env, ± SE, red {red}), "
-             f"compliance {best['compliance']:.2f}.", ""]
-    runner = good[good["index"] != best["index"]].head(1)
-    if runner.empty:
-        lines += ["Only one workflow was evaluated: the search cannot say how sure it is.", ""]
-    else:
-        r = runner.iloc[0]
-        p = prob_better(*args, int(best["index"]), int(r["index"]), seed=int(search_cfg["seed"]))
-        b_post, r_post = post.loc[int(best["index"])], post.loc[int(r["index"])]
-        lines += [f"How sure the search is: the GP posterior of the best is {b_post['mean']:.1f} ± "
-                  f"{b_post['sd']:.1f}, of the runner-up {r['workflow']} ({short_label(r['workflow'])}, "
-                  f"score {r['score']:.1f} ± {r['score_se']:.1f}) {r_post['mean']:.1f} ± {r_post['sd']:.1f}; "
-                  f"P(best is truly better than the runner-up) = **{p:.2f}**. "
-                  f"{len(good)} candidates over {good['round'].nunique()} rounds; GP noise sd floor "
-                  f"{search_cfg['noise_sd']:g}.", ""]
+    good = obs[np.isfinite(obs["score"])]
+    v = verdict(good, search_cfg)
+    summary = pd.read_csv(leaderboard_csv)
+    lines = ["The answer", "==========", ""]
+    lines += _headline(v, good, red)
+    lines += _credible(v)
+    lines += _per_red(v, good)
+    lines += _positions(v, good, float(search_cfg["noise_sd"]))
+    lines += _workflow_cost(v, good, plain_score, summary)
+    lines += [f"How the search ran: {len(good)} runs of {good['index'].nunique()} workflows over "
+              f"{good['round'].nunique()} rounds ({search_cfg.get('method', 'gp_ucb')} design); the answer is the "
+              f"evaluated workflow with the best posterior mean of the position model (noise sd "
+              f"{search_cfg['noise_sd']:g} per run, given), never the best single run.", ""]
     lines += [f"Evaluation on {backend} (greedy; mean ± 95% CI per red agent and episode length; "
-              "total: sum of the cell means):", "", rst_table(pd.read_csv(leaderboard_csv), published=backend == "cyborg"), ""]
+              "total: sum of the cell means):", "", rst_table(summary, published=backend == "cyborg"), ""]
     return "\n".join(lines)
 
 
 def write_answer(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv: str | Path,
-                 template: str | Path, red: str, backend: str, out: str | Path) -> Path:
+                 template: str | Path, red: str, backend: str, out: str | Path,
+                 plain_score: str | Path | None = None) -> Path:
     """Write ``out`` (RST): ``answer_text`` then the workflow description ``template``, atomically."""
-    text = answer_text(score_paths, search_cfg, leaderboard_csv, red, backend) + "\n----\n\n"
+    text = answer_text(score_paths, search_cfg, leaderboard_csv, red, backend, plain_score) + "\n----\n\n"
     text += Path(template).read_text()
     return atomic_write(out, lambda tmp: tmp.write_text(text))

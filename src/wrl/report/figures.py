@@ -1,6 +1,6 @@
 """Results of a pipeline run: figures and tables of the search, and the final evaluation.
 
-``make_report`` reads every candidate's ``score.json``/``episodes.parquet`` and the GP
+``make_report`` reads every candidate's ``score.json``/``episodes.parquet`` and the
 posteriors saved by ``wrl.search.rounds.propose_round`` and writes PNG figures (matplotlib,
 Agg), the table of the best workflows and the final posterior (after every round).
 ``evaluate_best`` evaluates the best candidate's policy and the baselines
@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from wrl.atomic import atomic_write, clean_stale_temporaries  # noqa: E402
 from wrl.eval.evaluate import evaluate_policy, leaderboard, write_results  # noqa: E402
 from wrl.eval.table import summarise  # noqa: E402
-from wrl.search.gp import posterior  # noqa: E402
+from wrl.search.verdict import verdict  # noqa: E402
 from wrl.search.rounds import read_scores  # noqa: E402
 
 #: one letter per unit type for compact workflow labels (D>E>S>H>U)
@@ -65,14 +65,16 @@ def learning_curve(episodes: pd.DataFrame, points: int = CURVE_POINTS) -> pd.Dat
 
 
 def best_table(obs: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
-    """Every candidate ranked by score (best first), with the final GP posterior.
+    """Every candidate, best first: by its workflow's final posterior mean, then by its own score.
 
-    obs: ``wrl.search.rounds.read_scores`` output; final: ``wrl.search.gp.posterior`` table. Columns:
-    rank, workflow, label, round, cand, score, compliance, posterior_mean, posterior_sd,
-    policy (path of the candidate's policy.pt).
+    obs: ``wrl.search.rounds.read_scores`` output; final: ``wrl.search.verdict.posterior_table``.
+    The first row is the search's answer (``wrl.search.verdict``), with its best-scoring
+    replicate's policy. Columns: rank, workflow, label, round, cand, score, compliance,
+    posterior_mean, posterior_sd, p_best, policy (path of the candidate's policy.pt).
     """
-    table = obs.sort_values(["score", "round", "cand"], ascending=[False, True, True], na_position="last")
-    table = table.reset_index(drop=True)
+    table = obs.assign(posterior_mean=final["mean"].to_numpy()[obs["index"]])
+    table = table.sort_values(["posterior_mean", "score", "round", "cand"], ascending=[False, False, True, True],
+                              na_position="last").reset_index(drop=True)
     return pd.DataFrame(
         {
             "rank": np.arange(1, len(table) + 1),
@@ -82,26 +84,28 @@ def best_table(obs: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
             "cand": table["cand"],
             "score": table["score"],
             "compliance": table["compliance"],
-            "posterior_mean": final["mean"].to_numpy()[table["index"]],
+            "posterior_mean": table["posterior_mean"],
             "posterior_sd": final["sd"].to_numpy()[table["index"]],
+            "p_best": final["p_best"].to_numpy()[table["index"]],
             "policy": [str(Path(p).with_name("policy.pt")) for p in table["path"]],
         }
     )
 
 
 def observations_table(obs: pd.DataFrame, posteriors: list[pd.DataFrame]) -> pd.DataFrame:
-    """Every candidate with its scores and the GP posterior of its workflow when it was picked.
+    """Every candidate with its scores and the posterior of its workflow when it was picked.
 
     obs: ``wrl.search.rounds.read_scores`` output; posteriors: the ``posterior_round_{r}`` tables.
     Columns: round, cand, workflow, score, score_se, compliance, score_{red} per red
-    agent, pick_mean, pick_sd, pick_ucb, pick_beta (NaN for a space-filling design pick),
-    policy (path of the candidate's policy.pt).
+    agent, pick_mean, pick_sd (NaN for a design pick; the first pick of a workflow picked
+    twice in a round), and pick_ucb, pick_beta for gp_ucb rounds, policy (path of the
+    candidate's policy.pt).
     """
     picks = pd.concat(posteriors, ignore_index=True).query("pick >= 0")
     picks = picks.rename(columns={"pick": "cand", "mean": "pick_mean", "sd": "pick_sd", "ucb": "pick_ucb",
-                                  "beta": "pick_beta"})[["round", "cand", "pick_mean", "pick_sd", "pick_ucb",
-                                                         "pick_beta"]]
-    table = obs.merge(picks, on=["round", "cand"], how="left")
+                                  "beta": "pick_beta"})
+    keep = ["round", "cand", "pick_mean", "pick_sd"] + [c for c in ("pick_ucb", "pick_beta") if c in picks]
+    table = obs.merge(picks[keep], on=["round", "cand"], how="left")
     table["policy"] = [str(Path(p).with_name("policy.pt")) for p in table["path"]]
     return table.drop(columns=["index", "path"])
 
@@ -123,7 +127,7 @@ def plot_learning_curves(obs: pd.DataFrame, path: str | Path) -> None:
 
 def plot_posteriors(posteriors: list[pd.DataFrame], final: pd.DataFrame, obs: pd.DataFrame,
                     path: str | Path) -> None:
-    """GP mean +- sd over all 120 workflows, one panel per round plus the final one.
+    """Posterior mean +- sd over all 120 workflows, one panel per round plus the final one.
 
     Workflows are sorted by the final posterior mean; dots are observed scores, dashed
     lines the round's picks.
@@ -185,7 +189,7 @@ def make_report(score_paths: list[str | Path], posterior_paths: list[str | Path]
 
     score_paths: every candidate's score.json (episodes.parquet beside each);
     posterior_paths: ``posterior_round_{r}.parquet`` of every round; search_cfg: the
-    config's search section (seed). outputs: paths for keys curves, posterior, picks,
+    config's search section (noise_sd, flat_margin, seed). outputs: paths for keys curves, posterior, picks,
     compliance (PNG), best (CSV), search (final posterior, Parquet) and observations
     (``observations_table``, Parquet); their directories' stale temporaries are deleted first.
     """
@@ -195,8 +199,7 @@ def make_report(score_paths: list[str | Path], posterior_paths: list[str | Path]
     good = obs[np.isfinite(obs["score"])]
     if good.empty:
         raise ValueError("report: no candidate has a finite score; check the train logs")
-    final = posterior(good["index"].to_numpy(), good["score"].to_numpy(), good["score_se"].to_numpy(),
-                      search_cfg["noise_sd"], int(search_cfg["seed"]))
+    final = verdict(good, search_cfg).table
     posteriors = [pd.read_parquet(p) for p in posterior_paths]
     _write_table(observations_table(obs, posteriors), outputs["observations"])
     plot_learning_curves(obs, outputs["curves"])

@@ -180,3 +180,13 @@ def load_config(path: str | Path) -> dict:
     except yaml.YAMLError as err:
         raise ConfigError(f"config: {path} is not valid YAML ({err}); fix the syntax") from None
     return validate_config(data)
+
+
+def load_search_section(path: str | Path | None = None) -> dict:
+    """The ``search`` section of the config at ``path`` (validated, defaults filled).
+
+    ``path`` None: ``config.yaml`` in the working directory if present, else the defaults.
+    """
+    if path is None and not Path("config.yaml").exists():
+        return validate_config({})["search"]
+    return load_config(path or "config.yaml")["search"]

@@ -1,4 +1,5 @@
-"""GP-UCB batch proposals (GP-BUCB) and the space-filling first round (see ``wrl.search.gp``)."""
+"""A round's proposals: GP-UCB (GP-BUCB, a space-filling first round; see ``wrl.search.gp``), or
+the default position design (``wrl.search.design``), behind one entry point, ``choose_batch``."""
 from __future__ import annotations
 
 import math
@@ -6,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from wrl.search.design import position_batch, posterior_frame
 from wrl.search.gp import DEFAULT_NOISE_SD, KENDALL, fit_with_mean, latent_sd, noise_variances, workflow_frame
 from wrl.workflow import NUM_WORKFLOWS
 
@@ -108,12 +110,20 @@ def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se:
     """Round ``round_``'s picks as the pipeline makes them, from the finite scores so far.
 
     indices, scores, score_se: float[n] observations with a finite score (n may be 0);
-    search_cfg: the config's ``search`` section; evaluated: every workflow index tried so
-    far (finite score or not; excluded from a design round unless ``allow_repeats``).
-    Seeded by ``1000 * search.seed + round_``. Returns (picks, posterior table, method),
-    method "space_filling" (no finite score yet) or "gp_bucb".
+    search_cfg: the config's ``search`` section (``method``: "position", the default
+    design of ``wrl.search.design``, or "gp_ucb"); evaluated: every workflow index tried so
+    far (finite score or not; for gp_ucb excluded unless ``allow_repeats``). Seeded by
+    ``1000 * search.seed + round_``. Returns (picks, posterior table, method): method
+    "covering", "thompson" or "replicate" (position), "space_filling" or "gp_bucb"
+    (gp_ucb). A position pick may repeat a workflow (a replicate at the next seed).
     """
     batch, seed = int(search_cfg["batch"]), int(search_cfg["seed"]) * 1000 + round_
+    noise_sd = search_cfg.get("noise_sd", DEFAULT_NOISE_SD)
+    if search_cfg.get("method", "gp_ucb") == "position":
+        picks, post, method = position_batch(round_, int(search_cfg["rounds"]), indices, scores, score_se, batch,
+                                             noise_sd, seed, int(search_cfg["seed"]), int(search_cfg["design_runs"]),
+                                             int(search_cfg["replicate_rounds"]))
+        return picks, posterior_frame(post, picks), method
     if len(indices) == 0:
         picks = space_filling(batch, seed, set() if search_cfg["allow_repeats"] else set(evaluated))
         posterior = workflow_frame(np.nan, np.nan, [])
@@ -123,7 +133,7 @@ def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se:
         posterior["beta"] = np.nan
         return picks, posterior, "space_filling"
     picks, posterior = propose_batch(
-        indices, scores, batch, score_se=score_se, noise_sd=search_cfg.get("noise_sd", DEFAULT_NOISE_SD),
+        indices, scores, batch, score_se=score_se, noise_sd=noise_sd,
         delta=search_cfg["beta"]["delta"], scale=search_cfg["beta"]["scale"],
         allow_repeats=search_cfg["allow_repeats"], seed=seed)
     return picks, posterior, "gp_bucb"

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from wrl.search.proposals import choose_batch
 from wrl.workflow import UNIT_TYPES, parse_workflow
 
 
@@ -65,32 +64,3 @@ def position_effects(scores: pd.DataFrame) -> pd.DataFrame:
         rows.append({"unit_type": unit, **{f"pos{p}": means.get(p, np.nan) for p in range(1, 6)},
                      "spread": means.max() - means.min()})
     return pd.DataFrame(rows).sort_values("spread", ascending=False, ignore_index=True)
-
-
-def replay_search(oracle: pd.DataFrame, search_cfg: dict, train_seed: int = 0) -> pd.DataFrame:
-    """The pipeline's search (``search.rounds`` rounds of ``search.batch``) scored from a table.
-
-    oracle: one row per run with columns index (0..119), seed, score, score_se (the runs
-    the pipeline's candidates would be, e.g. the exhaustive runs); search_cfg: the
-    config's ``search`` section; train_seed: the config's ``train.seed``. A workflow's
-    r-th re-evaluation (``allow_repeats``) trains at ``train_seed + r``, as in the
-    pipeline. Returns one row per candidate: round, cand, index, seed, score, score_se,
-    in pick order. The pipeline's best is the row with the highest score (ties: the
-    earlier candidate), as in ``best_workflows.csv``.
-    """
-    table = oracle.set_index(["index", "seed"])
-    rows: list[dict] = []
-    for round_ in range(int(search_cfg["rounds"])):
-        seen = pd.DataFrame(rows, columns=["round", "cand", "index", "seed", "score", "score_se"]).astype(
-            {"index": np.int64, "score": np.float64, "score_se": np.float64})
-        good = seen[np.isfinite(seen["score"])]
-        picks, _, _ = choose_batch(round_, good["index"].to_numpy(), good["score"].to_numpy(),
-                                   good["score_se"].to_numpy(), search_cfg, set(seen["index"]))
-        keys = [(int(i), train_seed + int((seen["index"] == i).sum())) for i in picks]
-        absent = [key for key in keys if key not in table.index]
-        if absent:
-            raise ValueError(f"replay_search: the search picked (workflow index, seed) {absent}, which the "
-                             "oracle lacks; train every workflow at enough seeds (dev/exhaustive.py)")
-        rows += [{"round": round_, "cand": c, "index": i, "seed": seed, "score": float(table.at[(i, seed), "score"]),
-                  "score_se": float(table.at[(i, seed), "score_se"])} for c, (i, seed) in enumerate(keys)]
-    return pd.DataFrame(rows)

@@ -64,12 +64,12 @@ def propose_round(
 ) -> list[str]:
     """Propose round ``round_``'s batch from every earlier score and save the search state.
 
-    search_cfg: the config's ``search`` section (batch, seed, beta.delta, beta.scale,
-    allow_repeats, noise_sd). Writes ``out_json`` ({"round", "workflows", "indices", "method",
-    "repeats"}: how often each pick was evaluated before, ``load_proposal``),
+    search_cfg: the config's ``search`` section (``wrl.search.proposals.choose_batch``).
+    Writes ``out_json`` ({"round", "workflows", "indices", "method", "repeats"}: how often
+    each pick was evaluated before, ``load_proposal``),
     ``search_dir/observations_round_{r}.parquet`` (the scores it saw) and
-    ``search_dir/posterior_round_{r}.parquet`` (``propose_batch``'s table; for a design
-    round mean/sd/ucb are NaN), first deleting stale temporaries in both directories.
+    ``search_dir/posterior_round_{r}.parquet`` (``choose_batch``'s table; for a design
+    round mean/sd are NaN), first deleting stale temporaries in both directories.
     Returns the proposed workflows (text).
     """
     search_dir = Path(search_dir)
@@ -86,7 +86,8 @@ def propose_round(
     atomic_write(search_dir / f"observations_round_{round_}.parquet", lambda p: obs.to_parquet(p, index=False))
     atomic_write(search_dir / f"posterior_round_{round_}.parquet", lambda p: posterior.to_parquet(p, index=False))
     workflows = [format_workflow(workflow_from_index(i)) for i in picks]
-    repeats = [int((obs["index"] == i).sum()) for i in picks]  # earlier evaluations of each pick
+    # a pick's earlier runs (earlier rounds, then earlier in this batch): its seed offset
+    repeats = [int((obs["index"] == i).sum()) + picks[:k].count(i) for k, i in enumerate(picks)]
     payload = {"round": round_, "method": method, "indices": picks, "workflows": workflows, "repeats": repeats}
     atomic_write(Path(out_json), lambda p: p.write_text(json.dumps(payload, indent=1) + "\n"))
     return workflows
@@ -96,8 +97,8 @@ def propose_round(
 def load_proposal(path: str | Path, cand: int) -> tuple[str, int]:
     """(workflow text, repeat) of candidate ``cand`` in a ``proposals.json``.
 
-    repeat: how many times that workflow was evaluated in earlier rounds (0 unless
-    ``allow_repeats``); the candidate trains at seed ``train.seed + repeat``, so a
+    repeat: how many times that workflow was evaluated before (earlier rounds, then earlier
+    in the batch); the candidate trains at seed ``train.seed + repeat``, so a
     re-evaluation is a fresh draw of the score, not a copy of the first.
     """
     proposal = json.loads(Path(path).read_text())

@@ -1,0 +1,146 @@
+"""The position model: a Bayesian model of a workflow's score that knows where each unit type sits.
+
+A workflow's true score (the mean of its training score over seeds) is modelled as
+
+    f(w) = m + sum over unit types t of b[t, pos_w(t)] + r(w),
+
+with 25 position effects b ~ N(0, s_p^2), a residual per workflow r ~ N(0, s_r^2) and a
+broad mean m ~ N(mean of the scores, PRIOR_MEAN_SD^2). As a Gaussian process over the
+120 workflows its prior covariance is ``PRIOR_MEAN_SD^2 + s_p^2 * (shared (type, position)
+pairs) + s_r^2 * [same workflow]``. An observation is f(w) plus noise of *given*
+variance ``max(noise_sd, score_se)^2`` (``wrl.search.gp.noise_variances``): the measured
+seed-to-seed sd of a score is never fitted.
+
+The hyperparameters (s_p, s_r) are not point-estimated (a maximum-likelihood fit on a
+dozen noisy scores collapses to zero and then claims certainty): they are integrated over
+a log-spaced grid, each grid point weighted by its marginal likelihood (uniform prior on
+the grid). The posterior of the 120 scores is that mixture of Gaussians; ``posterior``
+draws from it to give each workflow's probability of being the best, the credible top
+set and how much the best is expected to beat an average workflow (``gain``), which says
+whether the field is flat.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from scipy.special import logsumexp
+
+from wrl.search.gp import noise_variances
+from wrl.workflow import NUM_WORKFLOWS, onehot_all
+
+#: float64[120, 25]: (position, type) one-hot of every workflow
+POSITIONS = onehot_all().astype(np.float64)
+#: prior sd of the mean score around the observed mean (score units): broad, so the data set it
+PRIOR_MEAN_SD = 10.0
+#: grid of s_p and s_r, as multiples of the noise sd (log-spaced; 0.01 is "no effect")
+SCALE_GRID = np.geomspace(0.01, 3.0, 7)
+#: grid points below this posterior weight are dropped (their draws would be < 1 in 10^6)
+MIN_WEIGHT = 1e-6
+#: draws from the posterior behind P(best), the credible set and the gain
+POSTERIOR_DRAWS = 4000
+
+
+@dataclass
+class Posterior:
+    """The position model's posterior over the 120 workflows' true scores (score units).
+
+    mean, sd: float[120]; p_best: float[120], the probability that each workflow is the
+    best (sums to 1); gain: float[draws], max over workflows minus their mean, per draw;
+    weights: float[grid] the hyperparameter grid's posterior weights, with ``scales``
+    float[grid, 2] its (s_p, s_r) in score units; n_obs: int[120] observations per workflow;
+    draws: float[draws, 120] the posterior draws behind p_best and gain.
+    """
+
+    mean: np.ndarray
+    sd: np.ndarray
+    p_best: np.ndarray
+    gain: np.ndarray
+    weights: np.ndarray
+    scales: np.ndarray
+    n_obs: np.ndarray
+    draws: np.ndarray
+
+    def credible_set(self, level: float = 0.9) -> np.ndarray:
+        """int[k]: the fewest workflows whose P(best) sums to at least ``level``, most probable first."""
+        order = np.argsort(-self.p_best, kind="stable")
+        k = int(np.searchsorted(np.cumsum(self.p_best[order]), level - 1e-12)) + 1
+        return order[:min(k, NUM_WORKFLOWS)]
+
+    def answer(self) -> int:
+        """The evaluated workflow with the highest posterior mean (ties: the lower index)."""
+        mean = np.where(self.n_obs > 0, self.mean, -np.inf)
+        return int(np.argmax(mean))
+
+    def p_flat(self, margin: float) -> float:
+        """P(the best workflow beats the average one by less than ``margin`` score points)."""
+        return float(np.mean(self.gain < margin))
+
+
+#: float64[120, 120]: how many (position, type) pairs two workflows share (0..5)
+SHARED = POSITIONS @ POSITIONS.T
+
+
+def prior_cov(s_p: float, s_r: float, rows=slice(None), cols=slice(None)) -> np.ndarray:
+    """Prior covariance of the scores around the mean (score units^2), rows x cols of the 120 x 120."""
+    same = (np.arange(NUM_WORKFLOWS)[rows][:, None] == np.arange(NUM_WORKFLOWS)[cols][None, :])
+    return PRIOR_MEAN_SD**2 + s_p**2 * SHARED[rows][:, cols] + s_r**2 * same
+
+
+def _log_ml(s_p: float, s_r: float, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray) -> float:
+    """Log marginal likelihood of the centred scores ``resid`` float[n] at hyperparameters (s_p, s_r)."""
+    chol = cho_factor(prior_cov(s_p, s_r, idx, idx) + np.diag(noise_var), lower=True)
+    return float(-0.5 * resid @ cho_solve(chol, resid) - np.log(np.diag(chol[0])).sum()
+                 - 0.5 * len(idx) * np.log(2 * np.pi))
+
+
+def _condition(s_p: float, s_r: float, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray,
+               count: int, rng: np.random.Generator):
+    """(mean float[120], variance float[120], draws float[count, 120]) of the centred scores given
+    the data, at hyperparameters (s_p, s_r). Draws by pathwise conditioning: a prior draw
+    (built from the model's parts, no factorisation of the 120 x 120) plus a draw of the
+    noise, corrected through the n x n system."""
+    chol = cho_factor(prior_cov(s_p, s_r, idx, idx) + np.diag(noise_var), lower=True)
+    cross = prior_cov(s_p, s_r, slice(None), idx)  # [120, n]
+    gain = cho_solve(chol, cross.T)  # [n, 120]
+    mean = resid @ gain
+    var = PRIOR_MEAN_SD**2 + s_p**2 * SHARED.diagonal() + s_r**2 - np.einsum("in,ni->i", cross, gain)
+    prior = (PRIOR_MEAN_SD * rng.standard_normal((count, 1)) + s_p * rng.standard_normal((count, POSITIONS.shape[1]))
+             @ POSITIONS.T + s_r * rng.standard_normal((count, NUM_WORKFLOWS)))
+    noise = np.sqrt(noise_var) * rng.standard_normal((count, len(idx)))
+    return mean, var, prior + (resid - prior[:, idx] - noise) @ gain
+
+
+def posterior(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | None, noise_sd: float,
+              seed: int = 0, draws: int = POSTERIOR_DRAWS) -> Posterior:
+    """The position model's posterior given scores observed at workflow ``indices``.
+
+    indices: int[n] in 0..119 (repeats are replicates; n >= 1); scores: float[n];
+    score_se: float[n] or None; noise_sd: the measured seed-to-seed sd (the noise floor);
+    seed: seeds the draws. Returns a ``Posterior``.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    y = np.asarray(scores, dtype=np.float64)
+    if len(idx) == 0:
+        raise ValueError("positions.posterior: no observation; the first round needs a design")
+    noise = noise_variances(score_se, len(idx), noise_sd)
+    offset = float(y.mean())
+    scales = np.array([(p, r) for p in SCALE_GRID for r in SCALE_GRID]) * noise_sd
+    log_ml = np.array([_log_ml(p, r, idx, y - offset, noise) for p, r in scales])
+    weights = np.exp(log_ml - logsumexp(log_ml))
+    weights[weights < MIN_WEIGHT] = 0.0
+    weights /= weights.sum()
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(draws, weights)
+    kept = np.flatnonzero(weights)
+    fits = [_condition(*scales[g], idx, y - offset, noise, counts[g], rng) for g in kept]
+    means = np.array([f[0] for f in fits])
+    mean = weights[kept] @ means
+    second = weights[kept] @ (np.array([f[1] for f in fits]) + (means - mean) ** 2)
+    samples = np.concatenate([f[2] for f in fits]) + offset
+    best = samples.argmax(axis=1)
+    return Posterior(mean=mean + offset, sd=np.sqrt(np.maximum(second, 0.0)),
+                     p_best=np.bincount(best, minlength=NUM_WORKFLOWS) / len(samples),
+                     gain=samples.max(axis=1) - samples.mean(axis=1), weights=weights, scales=scales,
+                     n_obs=np.bincount(idx, minlength=NUM_WORKFLOWS), draws=samples)

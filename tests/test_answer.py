@@ -1,0 +1,47 @@
+"""The answer page claims what the data support: the best by posterior mean with P(best), the
+credible set, the per-red breakdown, the position effects, the workflow's cost, and one
+sentence when the field is flat."""
+import json
+
+import numpy as np
+import pandas as pd
+
+from wrl.report.answer import answer_text
+from wrl.workflow import ALL_WORKFLOWS, format_workflow
+
+CFG = {"noise_sd": 0.25, "flat_margin": 0.5, "seed": 0, "method": "position"}
+
+
+def _runs(tmp_path, score_of, n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    paths = []
+    for k, i in enumerate(rng.choice(len(ALL_WORKFLOWS), n, replace=False)):
+        d = tmp_path / f"round_{k // 4}" / f"cand_{k % 4}"
+        d.mkdir(parents=True)
+        s = score_of(ALL_WORKFLOWS[i]) + rng.normal(0, 0.25)
+        (d / "score.json").write_text(json.dumps({
+            "workflow": format_workflow(ALL_WORKFLOWS[i]), "score": s, "score_se": 0.25, "compliance": 0.8,
+            "scores_by_red": {"b_line": s + 1, "meander": s - 1, "sleep": 0.0}}))
+        paths.append(d / "score.json")
+    (tmp_path / "plain.json").write_text(json.dumps({"score": -15.0, "score_se": 0.2}))
+    board = pd.DataFrame({"policy": ["best:x", "plain_ppo"], "red": "b_line", "steps": 100, "episodes": 20,
+                          "mean": [-13.0, -14.0], "sd": 1.0, "ci95": 0.4})
+    board.to_csv(tmp_path / "leaderboard.csv", index=False)
+    return paths
+
+
+def test_a_flat_field_is_called_flat(tmp_path):
+    paths = _runs(tmp_path, lambda w: -15.0)
+    text = answer_text(paths, CFG, tmp_path / "leaderboard.csv", "mix", "cyborg", tmp_path / "plain.json")
+    assert "**The field is flat:**" in text and "P(it is the best of the 120)" in text
+    assert "Credible top set" in text and '"meander"' in text and "Position effects" in text
+    assert "plain PPO (no workflow input" in text and "over the same 1 cell(s): +1.00" in text
+    assert "never the best single run" in text
+
+
+def test_a_strong_position_effect_is_found_and_not_called_flat(tmp_path):
+    paths = _runs(tmp_path, lambda w: -15.0 + 2.0 * (w[-1] == "defender"))
+    text = answer_text(paths, CFG, tmp_path / "leaderboard.csv", "mix", "cyborg", tmp_path / "plain.json")
+    assert "The field is not flat" in text and "The field is flat" not in text
+    best = text.split("**Best workflow: ")[1].split(" (")[0]
+    assert best.endswith(",defender") and "the place of **defender** matters most" in text

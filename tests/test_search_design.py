@@ -1,0 +1,140 @@
+"""The default search: the position model, the covering design, the replicated leaders, and
+the replay behind ``wrl bench search`` making the pipeline's own picks."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wrl.search.design import covering_design, design_sequence, replicate_leaders
+from wrl.search.positions import posterior
+from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow, parse_workflow, workflow_index
+
+LAST_DEFENDER = np.array([w[-1] == "defender" for w in ALL_WORKFLOWS])
+
+
+def test_covering_design_is_four_latin_squares_over_every_last_pair():
+    for seed in range(5):
+        design = covering_design(seed)
+        assert len(set(design)) == 20
+        orders = [ALL_WORKFLOWS[i] for i in design]
+        for block in range(4):  # every type once at every position within a square
+            square = orders[5 * block:5 * block + 5]
+            assert all(len({w[pos] for w in square}) == 5 for pos in range(5))
+        assert len({w[-2:] for w in orders}) == 20  # all 20 ordered (next-to-last, last) pairs
+    assert covering_design(3) == covering_design(3) and covering_design(3) != covering_design(4)
+    assert len(set(design_sequence(0, 64))) == 64
+
+
+def test_position_model_finds_a_position_effect_and_is_sure_of_it():
+    rng = np.random.default_rng(0)
+    idx = np.array(design_sequence(1, 40))
+    y = -15 + 1.0 * LAST_DEFENDER[idx] + rng.normal(0, 0.25, len(idx))
+    post = posterior(idx, y, None, 0.25, seed=0)
+    assert post.p_best.sum() == pytest.approx(1.0)
+    assert LAST_DEFENDER[post.answer()] and post.n_obs[post.answer()] > 0
+    assert post.p_best[LAST_DEFENDER].sum() > 0.9  # the best ends with defender, surely
+    assert LAST_DEFENDER[post.credible_set(0.9)].mean() > 0.9
+    assert post.p_flat(0.5) < 0.05
+    assert 0.5 < post.mean[LAST_DEFENDER].mean() - post.mean[~LAST_DEFENDER].mean() < 1.2  # shrunk, not lost
+
+
+def test_position_model_calls_noise_flat():
+    rng = np.random.default_rng(1)
+    idx = np.array(design_sequence(2, 24))
+    post = posterior(idx, -15 + rng.normal(0, 0.25, len(idx)), None, 0.25, seed=0)
+    assert post.p_flat(0.5) > 0.9 and post.p_best.max() < 0.1 and len(post.credible_set(0.9)) > 60
+
+
+def test_replicate_leaders_spends_the_batch_on_the_best_posterior_means():
+    idx = np.array([3, 7, 7, 50, 90])
+    y = np.array([-14.0, -15.0, -15.2, -16.0, -17.0])
+    post = posterior(idx, y, None, 0.25, seed=0)
+    picks = replicate_leaders(post, 6, max_repeats=3)
+    assert picks[0] == 3 and set(picks) <= {3, 7, 50, 90}
+    assert picks.count(3) == 2 and picks.count(7) == 1  # 3 reaches 3 runs; 7 already had 2
+
+
+def _fake_scores(tmp_path, r, workflows, score_of, repeats):
+    paths = []
+    for c, (w, rep) in enumerate(zip(workflows, repeats)):
+        d = tmp_path / f"round_{r}" / f"cand_{c}"
+        d.mkdir(parents=True)
+        i = workflow_index(w)
+        (d / "score.json").write_text(json.dumps({"workflow": w, "score": score_of(i, rep), "score_se": 0.25}))
+        paths.append(d / "score.json")
+    return paths
+
+
+def test_replay_makes_the_pipelines_picks_and_replicates_train_at_the_next_seed(tmp_path):
+    """``wrl bench search`` replays exactly what propose_round proposes from the same scores, and a
+    workflow picked again trains at the next seed (repeat counts earlier picks in the batch too)."""
+    from wrl.search.landscapes import SyntheticOracle
+    from wrl.search.replay import replay
+    from wrl.search.rounds import propose_round
+
+    rng = np.random.default_rng(5)
+    truth = -15 + 0.8 * LAST_DEFENDER + rng.normal(0, 0.05, NUM_WORKFLOWS)
+    table = {(i, s): truth[i] + rng.normal(0, 0.25) for i in range(NUM_WORKFLOWS) for s in range(4)}
+
+    class Oracle:  # the table, seeds in order: what the pipeline's seeds would give
+        seeds, used = 4, np.zeros(NUM_WORKFLOWS, int)
+
+        def draw(self, w):
+            self.used[w] += 1
+            return table[(w, self.used[w] - 1)], 0.25
+
+    cfg = {"method": "position", "rounds": 4, "batch": 4, "seed": 3, "noise_sd": 0.25, "design_runs": 8,
+           "replicate_rounds": 1, "allow_repeats": False, "beta": {"delta": 0.1, "scale": 0.2}}
+    out = replay("position", Oracle(), 4, 4, 0.25, 3, 0.5, {"design_runs": 8})
+    paths, proposed = [], []
+    for r in range(4):
+        workflows = propose_round(r, paths, cfg, tmp_path / f"round_{r}" / "proposals.json", tmp_path / "search")
+        proposal = json.loads((tmp_path / f"round_{r}" / "proposals.json").read_text())
+        seen = [workflow_index(w) for w in workflows]
+        earlier = proposed + []
+        assert proposal["repeats"] == [earlier.count(i) + seen[:k].count(i) for k, i in enumerate(seen)]
+        paths += _fake_scores(tmp_path, r, workflows, lambda i, rep: table[(i, rep)], proposal["repeats"])
+        proposed += seen
+    assert proposed == out.picks
+    assert proposal["method"] == "replicate" and len(set(proposed)) < len(proposed)
+    assert isinstance(SyntheticOracle(truth, 0.25, rng).draw(0)[0], float)
+
+
+def test_judge_scores_regret_top5_and_calibration():
+    from wrl.search.replay import Outcome, judge
+
+    truth = np.arange(NUM_WORKFLOWS, dtype=float)  # workflow 119 is the best
+    outcomes = [Outcome(119, 0.9, np.array([119, 118]), False, []), Outcome(110, 0.1, np.array([110]), True, [])]
+    out = judge(outcomes, [truth, truth])
+    assert out["regret"] == pytest.approx(4.5) and out["p_top5"] == 0.5 and out["p_best_hit"] == 0.5
+    assert out["coverage"] == 0.5 and out["set_size"] == 1.5 and out["said_flat"] == 0.5
+    assert out["calibration"] == pytest.approx(0.1)  # bins: claim 0.9 hit 1, claim 0.1 hit 0
+
+
+def test_table_oracle_draws_each_seed_once():
+    from wrl.search.landscapes import TableOracle
+
+    runs = pd.DataFrame([{"index": i, "seed": s, "score": 10.0 * i + s, "score_se": 0.1}
+                         for i in range(NUM_WORKFLOWS) for s in range(3)])
+    oracle = TableOracle(runs, np.random.default_rng(0))
+    assert sorted(oracle.draw(7)[0] for _ in range(3)) == [70.0, 71.0, 72.0]
+    assert oracle.truth[7] == 71.0
+    with pytest.raises(ValueError, match="beyond its 3 seeds"):
+        oracle.draw(7)
+    with pytest.raises(ValueError, match="same number of"):
+        TableOracle(runs.iloc[1:], np.random.default_rng(0))
+
+
+def test_fit_landscape_recovers_position_effects_and_noise():
+    from wrl.search.landscapes import fit_landscape
+
+    rng = np.random.default_rng(2)
+    rows = [{"index": i, "workflow": format_workflow(w), "seed": s,
+             "score": -15 + 1.0 * (w[-1] == "defender") + rng.normal(0, 0.3)}
+            for i, w in enumerate(ALL_WORKFLOWS) for s in range(4)]
+    fit = fit_landscape(pd.DataFrame(rows))
+    gap = fit["fitted"][LAST_DEFENDER].mean() - fit["fitted"][~LAST_DEFENDER].mean()
+    assert gap == pytest.approx(1.0, abs=0.1) and fit["seed_sd"] == pytest.approx(0.3, abs=0.03)
+    assert fit["residual_sd"] < 0.1
+    assert parse_workflow(format_workflow(ALL_WORKFLOWS[0])) == ALL_WORKFLOWS[0]
