@@ -58,7 +58,8 @@ def test_repo_config_is_valid_and_defaults_fill():
         ({"train": {"early_stop": {"patience": 0}}}, "train.early_stop.patience"),
         ({"search": {"beta": {"delta": 2}}}, "search.beta.delta"),
         ({"evaluate": {"red": ["b_line", "bline"]}}, "evaluate.red.1"),
-        ({"search": {"rounds": 31, "batch": 4}}, "search.rounds"),
+        ({"search": {"method": "gp_ucb", "rounds": 31, "batch": 4}}, "search.rounds"),
+        ({"search": {"rounds": 121, "batch": 4}}, "search.rounds"),  # more than 4 runs of every workflow
         ({"train": {"episodes": None}}, "train.episodes"),
     ],
 )

@@ -136,11 +136,17 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if err is not None:
         raise ConfigError(_describe(err))
     search = config["search"]
-    if not search["allow_repeats"] and search["rounds"] * search["batch"] > 120:
+    runs = search["rounds"] * search["batch"]
+    if search["method"] == "gp_ucb" and not search["allow_repeats"] and runs > 120:
         raise ConfigError(
             f"config field search.rounds: {search['rounds']} rounds x {search['batch']} "
             "candidates exceed the 120 workflows; fix: lower search.rounds or search.batch, "
             "or set search.allow_repeats: true"
+        )
+    if search["method"] == "position" and runs > 4 * 120:
+        raise ConfigError(
+            f"config field search.rounds: {search['rounds']} rounds x {search['batch']} "
+            "candidates exceed 4 runs of each of the 120 workflows; fix: lower search.rounds or search.batch"
         )
     train = config["train"]
     try:
