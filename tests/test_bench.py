@@ -1,8 +1,9 @@
-"""``wrl bench train|learn`` and the trainer's section timer: what they report, not how fast."""
+"""``wrl bench train|learn|search`` and the trainer's section timer: what they report, not how fast."""
 import math
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,9 +91,10 @@ def test_bench_learn_prints_a_row_per_variant_and_a_summary():
 
 def test_bench_search_on_the_committed_table_prints_every_cell_and_the_goal_lines(tmp_path):
     out = tmp_path / "cells.csv"
-    done = subprocess.run(WRL + ["bench", "search", "--table", "docs/data/exhaustive.parquet", "--replays", "3",
-                                 "--budgets", "2x4", "--workers", "1", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(WRL + ["bench", "search", "--table", str(repo / "docs/data/exhaustive.parquet"),
+                                 "--replays", "3", "--budgets", "2x4", "--workers", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=repo)
     assert done.returncode == 0, done.stderr[-2000:]
     import pandas as pd
 
