@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from wrl.bench import _parse_overrides, time_to_threshold, time_training
+from wrl.bench.common import parse_overrides
+from wrl.bench.learn import time_to_threshold
+from wrl.bench.throughput import time_training
 from wrl.errors import UsageError
 from wrl.timing import SECTIONS, SectionTimer
 from wrl.run.train import CandidateRun, validate_train_config
@@ -64,9 +66,9 @@ def test_time_to_threshold_reports_nan_for_thresholds_not_reached(tmp_path):
 
 
 def test_overrides_need_field_equals_value():
-    assert _parse_overrides(["epochs=2", "lr=0.001"]) == {"epochs": 2, "lr": 0.001}
+    assert parse_overrides(["epochs=2", "lr=0.001"]) == {"epochs": 2, "lr": 0.001}
     with pytest.raises(UsageError, match="FIELD=VALUE"):
-        _parse_overrides(["epochs"])
+        parse_overrides(["epochs"])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

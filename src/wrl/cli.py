@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("wrl.run.command", "train one workflow candidate (PPO on the env pool)"),
     "evaluate": ("wrl.eval.evaluate", "evaluate a policy or baseline on numba or the real CybORG"),
     "fidelity": ("wrl.eval.fidelity", "compare the numba simulator with CybORG"),
-    "bench": ("wrl.bench", "benchmarks: sim | pool | train | learn, ratios to a baseline measured in the same run"),
+    "bench": ("wrl.bench", "benchmarks: sim | pool | train | learn | search, ratios to a baseline measured in the same run"),
 }
 
 
