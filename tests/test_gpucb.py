@@ -106,7 +106,7 @@ def test_noise_is_given_never_fitted_to_zero_and_kept_at_observed_points():
     rng = np.random.default_rng(0)
     idx = np.repeat(proposals.space_filling(6, 0), 2)
     y = -5.0 * gp.KENDALL[0, idx] + rng.normal(0, 3.0, len(idx))
-    post = gp.posterior(idx, y, np.full(len(idx), 1.0), noise_sd=3.0)
+    _, post = proposals.propose_batch(idx, y, 1, score_se=np.full(len(idx), 1.0), noise_sd=3.0, allow_repeats=True)
     seen = post.loc[post["n_obs"] == 2, "sd"]
     assert (seen > 1.0).all() and (seen < 3.0).all()
     # a score's own standard error wins over the floor when larger

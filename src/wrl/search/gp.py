@@ -118,7 +118,8 @@ def prob_better(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | 
                 a: int, b: int, seed: int = 0) -> float:
     """P(latent score of workflow a > that of workflow b) under the GP posterior.
 
-    Same inputs as ``posterior``; a, b: workflow indices. Uses the joint (correlated)
+    indices: int[n], scores: float[n], score_se: float[n] or None, noise_sd: as in
+    ``noise_variances``; a, b: workflow indices. Uses the joint (correlated)
     posterior of the two: Phi((mu_a - mu_b) / sd(a - b)).
     """
     from scipy.stats import norm
@@ -148,19 +149,3 @@ def fit_with_mean(indices: np.ndarray, scores: np.ndarray, noise_var: np.ndarray
     """(gp, mean float[120], y_scale) for scores observed at workflow ``indices``."""
     gp = fit_gp(indices, scores, noise_var, seed)
     return gp, gp.predict(EMBEDDING), _y_scale(scores)
-
-
-def posterior(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | None = None,
-              noise_sd: float = DEFAULT_NOISE_SD, seed: int = 0) -> pd.DataFrame:
-    """GP posterior of every workflow given scores observed at ``indices``.
-
-    score_se: float[n] standard errors (None: unknown); noise_sd: the floor of the
-    noise sd (``noise_variances``). Returns columns index, workflow, mean, sd (of the
-    latent score, score units), n_obs.
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    noise = noise_variances(score_se, len(indices), noise_sd)
-    gp, mean, y_scale = fit_with_mean(indices, np.asarray(scores, dtype=np.float64), noise, seed)
-    return workflow_frame(mean, latent_sd(gp, indices, noise, y_scale), indices)
-
-

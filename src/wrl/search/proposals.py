@@ -63,7 +63,7 @@ def propose_batch(
 
     indices: int[n] workflow indices observed (n >= 1); scores: float[n]; score_se,
     noise_sd: the observation noise (``noise_variances``; a pending pick gets noise_sd).
-    Returns (picks, posterior) where posterior is ``posterior()``'s table plus ucb (at
+    Returns (picks, posterior) where posterior is ``workflow_frame``'s table (mean, sd) plus ucb (at
     the first pick), pick (0-based order in the batch, -1 if not picked) and beta (the
     beta_t used for that pick, NaN if not picked).
     """
