@@ -11,7 +11,9 @@ from wrl.env.scenario import (
 from wrl.eval.baselines import make_baseline
 from wrl.rl.agent import load
 from wrl.rl.model import load_policy, save_policy
-from wrl.rl.state import FEATURES, GUESSES, NUM_DECOYS, UNKNOWN, AgentState, decoy_fits
+from wrl.env.sim_tables import DECOY_EXPLOIT, EXPLOIT_WEIGHT
+from wrl.errors import UsageError
+from wrl.rl.state import DECOY_ORDER, FEATURES, GUESSES, NUM_DECOYS, UNKNOWN, AgentState, decoy_fits
 from wrl.run.train import CandidateRun, train_candidate, validate_train_config
 
 WF = "user,op_host,op_server,enterprise,defender"
@@ -149,10 +151,47 @@ def test_masks_rule_out_exactly_the_decoys_that_cannot_change_anything():
     assert state.mask()[0, vsftpd] and state.mask()[0, apache]
 
 
-def test_a_masked_agent_never_takes_a_masked_action_in_training_or_as_an_agent(tmp_path):
+def _decoys_offered(mask):
+    """{host index: [decoy indices offered]} of one env's mask bool[145]."""
+    return {h: [k for k in range(NUM_DECOYS) if mask[DECOY0 + k * NUM_HOSTS + h]] for h in range(NUM_HOSTS)}
+
+
+def test_next_decoy_offers_one_decoy_per_host_in_reds_order_and_every_exploit_stays_reachable():
+    assert [EXPLOIT_WEIGHT[DECOY_EXPLOIT[k]] for k in DECOY_ORDER] == sorted(EXPLOIT_WEIGHT[DECOY_EXPLOIT], reverse=True)
+    plain, nxt = AgentState("bookkeeping", 1, mask_decoys=True), AgentState("bookkeeping", 1, True, next_decoy=True)
+    for state in (plain, nxt):
+        state.observe(np.zeros((1, OBS_DIM), np.float32), [True])
+    fresh = _decoys_offered(plain.mask()[0])
+    for h in range(NUM_HOSTS):
+        walked = []
+        while offered := _decoys_offered(nxt.mask()[0])[h]:
+            assert len(offered) == 1 and offered[0] in _decoys_offered(plain.mask()[0])[h]
+            walked.append(offered[0])
+            for state in (plain, nxt):  # "decoy on h" again: the next one down the list
+                state.record(np.array([DECOY0 + offered[0] * NUM_HOSTS + h]))
+                state.observe(np.zeros((1, OBS_DIM), np.float32), [False])
+        # red's preference order, and every exploit a fitting decoy answers is offered once
+        assert walked == sorted(walked, key=lambda k: list(DECOY_ORDER).index(k))
+        assert sorted({DECOY_EXPLOIT[k] for k in walked}) == sorted({DECOY_EXPLOIT[k] for k in fresh[h]})
+        assert len(walked) == len({DECOY_EXPLOIT[k] for k in walked})
+    ent0 = HOST_INDEX["Enterprise0"]
+    assert [DECOYS[k] for k in np.flatnonzero(nxt.decoys()[0, ent0] >> np.arange(NUM_DECOYS) & 1)] == \
+        ["DecoyApache", "DecoyHarakaSMPT", "DecoyTomcat"]
+    nxt.record(np.array([RESTORE0 + ent0]))  # a Restore starts the host's list again
+    nxt.observe(np.zeros((1, OBS_DIM), np.float32), [False])
+    assert [DECOYS[k] for k in _decoys_offered(nxt.mask()[0])[ent0]] == ["DecoyHarakaSMPT"]
+
+
+def test_next_decoy_without_the_masks_is_a_config_error():
+    with pytest.raises(UsageError, match="train.next_decoy"):
+        validate_train_config({"memory": "bookkeeping", "next_decoy": True})
+
+
+@pytest.mark.parametrize("next_decoy", [False, True])
+def test_a_masked_agent_never_takes_a_masked_action_in_training_or_as_an_agent(tmp_path, next_decoy):
     cfg = validate_train_config({"backend": "numba", "envs": 32, "max_steps": 30, "update_steps": 30,
-                                 "env_steps": 1, "hidden": [16], "memory": "bookkeeping",
-                                 "mask_decoys": True, "specialists": True, "red": "b_line:0.5,meander:0.5"})
+                                 "env_steps": 1, "hidden": [16], "memory": "bookkeeping", "mask_decoys": True,
+                                 "next_decoy": next_decoy, "specialists": True, "red": "b_line:0.5,meander:0.5"})
     run = CandidateRun(cfg, WF, tmp_path, None, threads=1)
     try:
         run.collector.start()
@@ -160,6 +199,8 @@ def test_a_masked_agent_never_takes_a_masked_action_in_training_or_as_an_agent(t
             ro = run.collector.collect(run.model, run.scaler, run.counters, run.wall)
             assert ro.mask.gather(2, ro.actions[..., None]).all()  # training: sampled under the mask
             assert (ro.actions >= DECOY0).float().mean() > 0.3  # decoys were on offer and taken
+            per_host = ro.mask[..., DECOY0:RESTORE0].reshape(*ro.mask.shape[:2], NUM_DECOYS, NUM_HOSTS).sum(2)
+            assert (per_host.max() <= 1) == next_decoy  # one decoy per host on offer, or several
     finally:
         run.close()
     save_policy(run.model, tmp_path / "agent.pt")
@@ -174,6 +215,11 @@ def test_a_masked_agent_never_takes_a_masked_action_in_training_or_as_an_agent(t
                 k, h = kind[i] - ACTION_KINDS.index(DECOYS[0]), host[i]
                 placed = env._hosts[i, h, sim.H_DECOYS]
                 assert not (placed >> k) & 1 and decoy_fits(h, k, placed), (i, ACTION_NAMES[actions[i]])
+                if next_decoy:  # nothing of higher preference that answers a new exploit was left
+                    earlier = DECOY_ORDER[:list(DECOY_ORDER).index(k)]
+                    assert not any(not (placed >> j) & 1 and decoy_fits(h, j, placed) and
+                                   not any((placed >> q) & 1 and DECOY_EXPLOIT[q] == DECOY_EXPLOIT[j]
+                                           for q in range(NUM_DECOYS)) for j in earlier)
             obs, _, _, first, _ = env.step(actions)
 
 

@@ -58,7 +58,8 @@ class PolicyAgent:
         if first.shape[0] != obs.shape[0]:
             raise ValueError(f"first has {first.shape[0]} entries for {obs.shape[0]} observations")
         if self.state is None:
-            self.state = AgentState(self.model.memory, len(obs), self.model.mask_decoys)
+            self.state = AgentState(self.model.memory, len(obs), self.model.mask_decoys,
+                                    self.model.next_decoy)
             first = np.ones(len(obs), bool)  # nothing remembered yet
         elif len(obs) != self.state.num_envs:
             raise ValueError(f"{len(obs)} observations for an agent of {self.state.num_envs} envs; "

@@ -85,13 +85,14 @@ class ActorCritic(nn.Module):
     is always zeros, whatever a caller passes; memory: ``wrl.rl.state`` kind whose
     features follow the observation in every input (``in_dim`` wide in all);
     mask_decoys: the agent masks decoys its state rules out (``wrl.rl.state.AgentState.mask``);
+    next_decoy: the mask offers only each host's next decoy (needs mask_decoys);
     specialists: one actor-critic pair per red guess, rows routed by ``head``
     (int64[B], index into ``wrl.rl.state.GUESSES``), else one pair for all.
     """
 
     def __init__(self, workflow: str, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
                  conditioned: bool = True, memory: str = "none", mask_decoys: bool = False,
-                 specialists: bool = False):
+                 specialists: bool = False, next_decoy: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation {activation!r}: use one of {sorted(ACTIVATIONS)}")
@@ -104,7 +105,10 @@ class ActorCritic(nn.Module):
             raise ValueError(f"memory {memory!r}: use one of {', '.join(MEMORY_FEATURES)}")
         if (mask_decoys or specialists) and memory != "bookkeeping":
             raise ValueError(f"mask_decoys and specialists need memory 'bookkeeping', not {memory!r}")
+        if next_decoy and not mask_decoys:
+            raise ValueError("next_decoy needs mask_decoys (it is a stricter mask)")
         self.memory, self.mask_decoys, self.specialists = memory, bool(mask_decoys), bool(specialists)
+        self.next_decoy = bool(next_decoy)
         self.in_dim = OBS_DIM + MEMORY_FEATURES[memory]
         heads = len(GUESSES) if self.specialists else 1
         self.actors = nn.ModuleList(MLP(self.in_dim, self.hidden, activation, NUM_ACTIONS, out_gain=0.01)
@@ -182,6 +186,7 @@ def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
             "memory": model.memory,
             "mask_decoys": model.mask_decoys,
             "specialists": model.specialists,
+            "next_decoy": model.next_decoy,
             "obs_dim": OBS_DIM,
             "act_dim": NUM_ACTIONS,
     }
@@ -208,7 +213,8 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
         with torch.random.fork_rng(devices=[]):  # the throw-away init must not move the caller's RNG
             model = ActorCritic(blob["workflow"], tuple(blob["hidden"]), blob["activation"],
                                 blob.get("conditioned", True), blob.get("memory", "none"),
-                                blob.get("mask_decoys", False), blob.get("specialists", False))
+                                blob.get("mask_decoys", False), blob.get("specialists", False),
+                                blob.get("next_decoy", False))
         model.load_state_dict(_current_keys(blob["state_dict"]))
     except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
         raise ValueError(

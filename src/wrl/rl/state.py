@@ -27,6 +27,14 @@ check port is free of the host's own listening processes and of the decoys alrea
 there (csle-cyborg's ``DecoyApache`` etc. ``execute``: ``docs/training.md``); the agent's
 decoy record applies the same rule, so it equals the true decoys on the host.
 
+Next decoy (``next_decoy``, with the masks): per host only one decoy is offered, the first
+in ``DECOY_ORDER`` that fits and whose exploit no decoy on the host already offers. The
+order is red's preference (csle-cyborg's ``DefaultExploitActionSelector`` weights of the
+exploit each decoy answers), so a host's first decoy becomes red's top choice soonest;
+repeating "decoy on h" walks down the list, as CardiffUni's per-host decoy actions do. A
+second decoy of an exploit already offered (Vsftpd after Apache: both answer HTTPRFI on
+port 80) cannot change red's choice, so it is never offered.
+
 Red identification (``bookkeeping``): an activity step is one whose observation shows
 activity on some host. At the second activity step of an episode the guess is
 ``meander`` when that step shows only scans of hosts never active before, else
@@ -43,7 +51,9 @@ from wrl.env.scenario import (
     ACTION_HOST, ACTION_KIND, ACTION_KINDS, DECOY0, DECOYS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM,
     RESTORE0,
 )
-from wrl.env.sim_tables import BASE_CONN, DECOY_CHECK_PORT, DECOY_OS, DECOY_PORT, IS_WINDOWS
+from wrl.env.sim_tables import (
+    BASE_CONN, DECOY_CHECK_PORT, DECOY_EXPLOIT, DECOY_OS, DECOY_PORT, EXPLOIT_WEIGHT, IS_WINDOWS,
+)
 
 MEMORY_KINDS = ("none", "history", "bookkeeping")
 #: the red guess, by head index: unknown, then the red codes of ``wrl.env.red`` + 1
@@ -62,6 +72,10 @@ _G_STEP, _G_ACTION, _G_GUESS, _G_SEEN, _G_ACTIVE, _G_LATEST = range(6)
 _CAP_SCANS, _CAP_STEPS = 10, 100
 _K_DECOY0 = ACTION_KINDS.index(DECOYS[0])
 _K_RESTORE = ACTION_KINDS.index("Restore")
+#: int64[8]: decoys (``scenario.DECOYS`` index) by red's preference for the exploit they
+#: answer, highest first (ties in ``DECOYS`` order): Femitter, Haraka, Tomcat, Apache,
+#: Vsftpd, Smss, Svchost, SSHD.
+DECOY_ORDER = np.argsort(-EXPLOIT_WEIGHT[DECOY_EXPLOIT], kind="stable").astype(np.int64)
 
 
 @njit(cache=True)
@@ -201,17 +215,39 @@ def _record(hosts, glob, actions):
 
 
 @njit(cache=True)
-def _mask(hosts, out):
-    """out bool[N, 145]: every action except a decoy already placed or one that cannot fit."""
+def _next_decoy(h, placed):
+    """The decoy (``DECOYS`` index) offered on host ``h`` holding decoys ``placed``: the first
+    of ``DECOY_ORDER`` that fits and answers an exploit no placed decoy answers; -1 if none."""
+    for k in DECOY_ORDER:
+        if (placed >> k) & 1 or not decoy_fits(h, k, placed):
+            continue
+        offered = False
+        for j in range(NUM_DECOYS):
+            if (placed >> j) & 1 and DECOY_EXPLOIT[j] == DECOY_EXPLOIT[k]:
+                offered = True
+        if not offered:
+            return k
+    return -1
+
+
+@njit(cache=True)
+def _mask(hosts, out, next_only):
+    """out bool[N, 145]: every action except a decoy already placed or one that cannot fit;
+    with ``next_only`` the decoys on a host are further cut to its ``_next_decoy``."""
     for i in range(out.shape[0]):
         for a in range(DECOY0):
             out[i, a] = True
         for a in range(RESTORE0, NUM_ACTIONS):
             out[i, a] = True
-        for k in range(NUM_DECOYS):
-            for h in range(NUM_HOSTS):
-                placed = hosts[i, h, _S_DECOYS]
-                out[i, DECOY0 + k * NUM_HOSTS + h] = not ((placed >> k) & 1) and decoy_fits(h, k, placed)
+        for h in range(NUM_HOSTS):
+            placed = hosts[i, h, _S_DECOYS]
+            nxt = _next_decoy(h, placed) if next_only else -1
+            for k in range(NUM_DECOYS):
+                if next_only:
+                    ok = k == nxt
+                else:
+                    ok = not ((placed >> k) & 1) and decoy_fits(h, k, placed)
+                out[i, DECOY0 + k * NUM_HOSTS + h] = ok
 
 
 class AgentState:
@@ -220,18 +256,21 @@ class AgentState:
     Per step: ``observe(obs float32[N,52], first bool[N]) -> float32[N, dim]`` (the
     observation followed by the features after counting it; ``first`` resets an env);
     then ``mask()`` (bool[N, 145] of actions that can help, or None without
-    ``mask_decoys``) and ``guess()`` (int64[N], index into ``GUESSES``); then
+    ``mask_decoys``; with ``next_decoy`` one decoy per host at most) and ``guess()`` (int64[N], index into ``GUESSES``); then
     ``record(actions int64[N])`` once the agent has acted. ``peek`` gives the input and
     guess for some envs as a continuation without changing the state (the value of a
     truncated episode's last observation).
     """
 
-    def __init__(self, kind: str, num_envs: int, mask_decoys: bool = False):
+    def __init__(self, kind: str, num_envs: int, mask_decoys: bool = False, next_decoy: bool = False):
         if kind not in MEMORY_KINDS:
             raise ValueError(f"memory {kind!r}: use one of {', '.join(MEMORY_KINDS)}")
         if mask_decoys and kind != "bookkeeping":
             raise ValueError(f"mask_decoys needs memory 'bookkeeping' (the decoy record), not {kind!r}")
+        if next_decoy and not mask_decoys:
+            raise ValueError("next_decoy needs mask_decoys (it is a stricter mask)")
         self.kind, self.num_envs, self.mask_decoys = kind, int(num_envs), bool(mask_decoys)
+        self.next_decoy = bool(next_decoy)
         self.dim = OBS_DIM + FEATURES[kind]
         self._hosts = np.zeros((self.num_envs, NUM_HOSTS, 6), np.int32)
         self._glob = np.zeros((self.num_envs, 6), np.int32)
@@ -263,11 +302,12 @@ class AgentState:
             _record(self._hosts, self._glob, np.ascontiguousarray(actions, dtype=np.int64))
 
     def mask(self) -> np.ndarray | None:
-        """bool[N, 145]: the actions that can help (decoys placed or unfit are False), or None."""
+        """bool[N, 145]: the actions that can help (decoys placed or unfit are False; with
+        ``next_decoy`` only each host's next decoy), or None without ``mask_decoys``."""
         if not self.mask_decoys:
             return None
         out = np.empty((self.num_envs, NUM_ACTIONS), bool)
-        _mask(self._hosts, out)
+        _mask(self._hosts, out, self.next_decoy)
         return out
 
     def guess(self) -> np.ndarray:

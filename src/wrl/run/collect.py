@@ -45,7 +45,7 @@ class Collector:
         self.cfg, self.workflow, self.env, self.book, self.timer = cfg, workflow, env, book, timer
         self.base = workflow is None
         self.ranks = type_ranks_all() if self.base else type_ranks(workflow)
-        self.state = AgentState(cfg["memory"], n, cfg["mask_decoys"])
+        self.state = AgentState(cfg["memory"], n, cfg["mask_decoys"], cfg["next_decoy"])
         self.rollout = Rollout(cfg["update_steps"], n, device, per_env_workflows=self.base,
                                obs_dim=self.state.dim, heads=cfg["specialists"], masks=cfg["mask_decoys"])
         self.device = device

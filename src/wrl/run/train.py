@@ -98,6 +98,9 @@ def validate_train_config(train_cfg: dict) -> dict:
         if cfg[field] and cfg["memory"] != "bookkeeping":
             raise UsageError(f"config field train.{field}: needs the agent's decoy record and red guess; "
                              f"fix: set train.memory to bookkeeping (it is {cfg['memory']!r}) or {field} to false")
+    if cfg["next_decoy"] and not cfg["mask_decoys"]:
+        raise UsageError("config field train.next_decoy: it narrows the decoy mask; "
+                         "fix: set train.mask_decoys to true or next_decoy to false")
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
     return cfg
@@ -139,7 +142,7 @@ class CandidateRun:
         # a base policy's own (default) workflow is the base order; every step passes its env's
         self.model = ActorCritic(WORKFLOW_TEXT[0] if base else workflow, tuple(cfg["hidden"]),
                                  cfg["activation"], cfg["condition_on_workflow"], cfg["memory"],
-                                 cfg["mask_decoys"], cfg["specialists"])
+                                 cfg["mask_decoys"], cfg["specialists"], cfg["next_decoy"])
         if ckpt is None and init_policy is not None:
             self._warm_start(init_policy)
         self.model.to(self.device)
@@ -165,7 +168,7 @@ class CandidateRun:
         source = load_policy(path)
         def design(m):
             return (f"hidden={list(m.hidden)} activation={m.activation} memory={m.memory} "
-                    f"mask_decoys={m.mask_decoys} specialists={m.specialists}")
+                    f"mask_decoys={m.mask_decoys} next_decoy={m.next_decoy} specialists={m.specialists}")
         if design(source) != design(self.model):
             raise UsageError(f"field init_policy: {path} has {design(source)}; this run needs {design(self.model)}")
         self.model.load_state_dict(source.state_dict())
