@@ -13,7 +13,7 @@ from wrl.eval.evaluate import evaluate_policy
 
 POLICIES = Path(__file__).resolve().parents[1] / "docs" / "policies"
 POLICY = POLICIES / "learning_check_b_line.pt"
-CAGE2_POLICY = POLICIES / "cage2.pt"  # the agent's state, decoy masks (docs/training.md, "The defender")
+CAGE2_POLICY = POLICIES / "cage2.pt"  # the agent's state, next-decoy masks, specialists (docs/training.md, "The defender")
 
 
 def test_batched_agent_acts_greedily_and_checks_first():
@@ -72,7 +72,7 @@ def test_cage2_agent_in_the_challenge_wrapper_loop_gets_what_wrl_evaluate_gets(p
     assert len(set(np.round(theirs, 3))) > 1 or theirs[0] < 0  # real episodes, not all-zero
 
 
-@pytest.mark.parametrize("red, cyborg_mean", [("b_line", -13.68), ("meander", -17.26), ("sleep", 0.0)])
+@pytest.mark.parametrize("red, cyborg_mean", [("b_line", -13.59), ("meander", -16.35), ("sleep", 0.0)])
 def test_committed_cage2_policy_scores_on_numba_what_docs_report_on_cyborg(red, cyborg_mean):
     """docs/policies/cage2.pt, 100 greedy numba episodes of 100 steps per red, lands within
     2 points (about 6 SE of 100 episodes) of its 1000-episode CybORG means in docs/training.md: the file,
