@@ -13,12 +13,10 @@ measurement of a policy, not a defender: the product learns its decoys).
 import argparse
 
 import numpy as np
-import torch
 
 from wrl.env.scenario import ACTION_KIND, KIND_INDEX, action_id
 from wrl.rl.agent import load
 from wrl.rl.play import play
-from wrl.rl.state import AgentState
 
 
 class ForcedDecoys:
@@ -27,24 +25,21 @@ class ForcedDecoys:
     def __init__(self, path: str, ids: list[int], until: int):
         self.policy, self.ids, self.until, self.t = load(path), ids, until, None
 
-    @torch.no_grad()
     def act(self, obs, first, info=None):
         """int64[N] actions for obs float32[N,52] (``first`` bool[N] starts episodes)."""
-        p, obs = self.policy, np.asarray(obs, np.float32)
-        if p.state is None:
-            p.state = AgentState(p.model.memory, len(obs), p.model.mask_decoys, p.model.next_decoy)
-            first, self.t = np.ones(len(obs), bool), np.zeros(len(obs), int)
+        first = np.asarray(first, bool)
+        if self.t is None:
+            self.t = np.zeros(len(first), int)
+            first = np.ones(len(first), bool)
         self.t[first] = 0
-        x = torch.from_numpy(p.state.observe(obs, first))
-        mask = p.state.mask()
-        head = torch.from_numpy(p.state.guess()) if p.model.specialists else None
-        actions = p.model.logits(x, None, head, torch.from_numpy(mask)).numpy().argmax(-1)
+        logits, mask = self.policy.logits(obs, first)
+        actions = logits.argmax(-1).numpy()
         idle = (ACTION_KIND[actions] == KIND_INDEX["Analyse"]) & (self.t < self.until)
         for i in np.flatnonzero(idle):
             allowed = [a for a in self.ids if mask[i, a]]
             if allowed:
                 actions[i] = allowed[0]
-        p.state.record(actions)
+        self.policy.state.record(actions)
         self.t += 1
         return actions
 

@@ -8,11 +8,11 @@ from wrl.env.scenario import (
     ACTION_HOST, ACTION_KIND, ACTION_KINDS, ACTION_NAMES, DECOY0, DECOYS, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS,
     OBS_DIM, RESTORE0,
 )
+from wrl.env.sim_tables import DECOY_EXPLOIT, EXPLOIT_WEIGHT
+from wrl.errors import UsageError
 from wrl.eval.baselines import make_baseline
 from wrl.rl.agent import load
 from wrl.rl.model import load_policy, save_policy
-from wrl.env.sim_tables import DECOY_EXPLOIT, EXPLOIT_WEIGHT
-from wrl.errors import UsageError
 from wrl.rl.state import DECOY_ORDER, FEATURES, GUESSES, NUM_DECOYS, UNKNOWN, AgentState, decoy_fits
 from wrl.run.train import CandidateRun, train_candidate, validate_train_config
 

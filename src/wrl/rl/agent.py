@@ -50,9 +50,11 @@ class PolicyAgent:
         self._gen = torch.Generator(device=model.wf.device).manual_seed(int(seed))
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, first: np.ndarray, info: dict | None = None) -> np.ndarray:
-        """int64[N] actions for observations float32[N, 52]; ``first`` bool[N] starts
-        episodes; ``info`` is never read (a CybORG agent gets only the observation)."""
+    def logits(self, obs: np.ndarray, first: np.ndarray) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Count observations float32[N, 52] into the state (``first`` bool[N] starts
+        episodes) and return the policy's masked logits float32[N, 145] and the mask
+        (bool[N, 145], or None without ``mask_decoys``). The caller picks the actions and
+        must then ``state.record`` them, as ``act`` does."""
         obs = np.asarray(obs, dtype=np.float32).reshape(-1, OBS_DIM)
         first = np.asarray(first, dtype=bool).reshape(-1)
         if first.shape[0] != obs.shape[0]:
@@ -69,6 +71,13 @@ class PolicyAgent:
         head = torch.from_numpy(self.state.guess()).to(device) if self.model.specialists else None
         mask = self.state.mask()
         logits = self.model.logits(x, None, head, None if mask is None else torch.from_numpy(mask).to(device))
+        return logits, mask
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, first: np.ndarray, info: dict | None = None) -> np.ndarray:
+        """int64[N] actions for observations float32[N, 52]; ``first`` bool[N] starts
+        episodes; ``info`` is never read (a CybORG agent gets only the observation)."""
+        logits, _ = self.logits(obs, first)
         if self.greedy:
             actions = logits.argmax(-1).cpu().numpy()
         else:

@@ -256,7 +256,8 @@ class AgentState:
     Per step: ``observe(obs float32[N,52], first bool[N]) -> float32[N, dim]`` (the
     observation followed by the features after counting it; ``first`` resets an env);
     then ``mask()`` (bool[N, 145] of actions that can help, or None without
-    ``mask_decoys``; with ``next_decoy`` one decoy per host at most) and ``guess()`` (int64[N], index into ``GUESSES``); then
+    ``mask_decoys``; with ``next_decoy`` one decoy per host at most) and ``guess()``
+    (int64[N], index into ``GUESSES``); then
     ``record(actions int64[N])`` once the agent has acted. ``peek`` gives the input and
     guess for some envs as a continuation without changing the state (the value of a
     truncated episode's last observation).
