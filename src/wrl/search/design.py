@@ -11,9 +11,10 @@ Round by round (``position_batch``):
    (``wrl.search.positions``): each pick is the best workflow of one posterior draw. A
    pick may be an evaluated workflow (a replicate, trained at the next seed), at most
    ``max_repeats`` times per workflow in all.
-3. **The last ``replicate_rounds`` rounds replicate the leaders:** the batch goes to the evaluated workflows
+3. **The last ``replicate_rounds`` rounds run the leaders:** the batch goes to the workflows
    with the highest posterior mean, one run each in turn, so the answer rests on
-   replicated scores, not on one lucky seed.
+   replicated scores, not on one lucky seed, and a workflow the model ranks among the
+   leaders without a run of its own (one sharing a strong end pair) gets one.
 
 The answer is ``Posterior.answer``: the evaluated workflow with the best posterior mean.
 """
@@ -87,19 +88,20 @@ def thompson_batch(post: Posterior, batch: int, rng: np.random.Generator, draws:
 
 
 def replicate_leaders(post: Posterior, batch: int, max_repeats: int = MAX_REPEATS) -> list[int]:
-    """``batch`` picks among the evaluated workflows by posterior mean, one per leader in turn.
+    """``batch`` picks by posterior mean, one per leader in turn.
 
-    Passes over the evaluated workflows (best posterior mean first) until the batch is
-    full; a workflow at ``max_repeats`` runs is skipped.
+    Passes over all 120 workflows (best posterior mean first) until the batch is full; a
+    workflow at ``max_repeats`` runs is skipped. A leader is mostly an evaluated workflow
+    (its next run a replicate); one never run gets its first run when the model places it
+    among them, e.g. because it shares the end pair of a strong one.
     """
     runs = post.n_obs.copy()
-    evaluated = np.flatnonzero(runs > 0)
-    order = evaluated[np.argsort(-post.mean[evaluated], kind="stable")]
+    order = np.argsort(-post.mean, kind="stable")
     picks: list[int] = []
     while len(picks) < batch:
         free = [int(i) for i in order if runs[i] < max_repeats]
         if not free:
-            raise ValueError(f"replicate_leaders: every evaluated workflow has {max_repeats} runs")
+            raise ValueError(f"replicate_leaders: every workflow has {max_repeats} runs")
         for i in free[:batch - len(picks)]:
             picks.append(i)
             runs[i] += 1

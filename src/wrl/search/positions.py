@@ -2,16 +2,20 @@
 
 A workflow's true score (the mean of its training score over seeds) is modelled as
 
-    f(w) = m + sum over unit types t of b[t, pos_w(t)] + r(w),
+    f(w) = m + sum over unit types t of b[t, pos_w(t)] + e[last two types of w] + r(w),
 
-with 25 position effects b ~ N(0, s_p^2), a residual per workflow r ~ N(0, s_r^2) and a
-broad mean m ~ N(mean of the scores, PRIOR_MEAN_SD^2). As a Gaussian process over the
-120 workflows its prior covariance is ``PRIOR_MEAN_SD^2 + s_p^2 * (shared (type, position)
-pairs) + s_r^2 * [same workflow]``. An observation is f(w) plus noise of *given*
-variance ``max(noise_sd, score_se)^2`` (``wrl.search.gp.noise_variances``): the measured
-seed-to-seed sd of a score is never fitted.
+with 25 position effects b ~ N(0, s_p^2), 20 end-pair effects e ~ N(0, s_e^2) (one per
+ordered pair of unit types in the last two places: the types a busy defender fixes last),
+a residual per workflow r ~ N(0, s_r^2) and a broad mean m ~ N(mean of the scores,
+PRIOR_MEAN_SD^2). As a Gaussian process over the 120 workflows its prior covariance is
+``PRIOR_MEAN_SD^2 + s_p^2 * (shared (type, position) pairs) + s_e^2 * [same last two
+types] + s_r^2 * [same workflow]``. The end pairs are the one interaction ever measured
+here: the previous learner's six orders ending ``user,defender`` scored 2.6 above the rest
+(docs/pipeline.md), an effect additive positions cannot carry to the orders that share it.
+An observation is f(w) plus noise of *given* variance ``max(noise_sd, score_se)^2``
+(``wrl.search.gp.noise_variances``): the measured seed-to-seed sd of a score is never fitted.
 
-The hyperparameters (s_p, s_r) are not point-estimated (a maximum-likelihood fit on a
+The hyperparameters (s_p, s_e, s_r) are not point-estimated (a maximum-likelihood fit on a
 dozen noisy scores collapses to zero and then claims certainty): they are integrated over
 a log-spaced grid, each grid point weighted by its marginal likelihood (uniform prior on
 the grid). The posterior of the 120 scores is that mixture of Gaussians; ``posterior``
@@ -21,6 +25,7 @@ whether the field is flat.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,13 +33,27 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.special import logsumexp
 
 from wrl.search.gp import noise_variances
-from wrl.workflow import NUM_WORKFLOWS, onehot_all
+from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, UNIT_TYPES, onehot_all
+
+
+def end_pairs_all() -> np.ndarray:
+    """float64[120, 20]: one-hot of each workflow's ordered pair of types in the last two places."""
+    pairs = [(a, b) for a in UNIT_TYPES for b in UNIT_TYPES if a != b]
+    out = np.zeros((NUM_WORKFLOWS, len(pairs)))
+    for i, w in enumerate(ALL_WORKFLOWS):
+        out[i, pairs.index(tuple(w[-2:]))] = 1.0
+    return out
+
 
 #: float64[120, 25]: (position, type) one-hot of every workflow
 POSITIONS = onehot_all().astype(np.float64)
+#: the model's effect groups (float64[120, k] one-hots): positions, then end pairs
+COMPONENTS = (POSITIONS, end_pairs_all())
+#: float64[120, 120] per group: how many effects two workflows share
+_SHARED = tuple(f @ f.T for f in COMPONENTS)
 #: prior sd of the mean score around the observed mean (score units): broad, so the data set it
 PRIOR_MEAN_SD = 10.0
-#: grid of s_p and s_r, as multiples of the noise sd (log-spaced; 0.01 is "no effect")
+#: grid of each scale (s_p, s_e, s_r), as multiples of the noise sd (log-spaced; 0.01 is "no effect")
 SCALE_GRID = np.geomspace(0.01, 3.0, 7)
 #: grid points below this posterior weight are dropped (their draws would be < 1 in 10^6)
 MIN_WEIGHT = 1e-6
@@ -49,7 +68,7 @@ class Posterior:
     mean, sd: float[120]; p_best: float[120], the probability that each workflow is the
     best (sums to 1); gain: float[draws], max over workflows minus their mean, per draw;
     weights: float[grid] the hyperparameter grid's posterior weights, with ``scales``
-    float[grid, 2] its (s_p, s_r) in score units; n_obs: int[120] observations per workflow;
+    float[grid, 3] its (s_p, s_e, s_r) in score units; n_obs: int[120] observations per workflow;
     draws: float[draws, 120] the posterior draws behind p_best and gain.
     """
 
@@ -78,36 +97,38 @@ class Posterior:
         return float(np.mean(self.gain < margin))
 
 
-#: float64[120, 120]: how many (position, type) pairs two workflows share (0..5)
-SHARED = POSITIONS @ POSITIONS.T
+def prior_cov(scales, rows=slice(None), cols=slice(None)) -> np.ndarray:
+    """Prior covariance of the scores around the mean (score units^2), rows x cols of the 120 x 120.
 
-
-def prior_cov(s_p: float, s_r: float, rows=slice(None), cols=slice(None)) -> np.ndarray:
-    """Prior covariance of the scores around the mean (score units^2), rows x cols of the 120 x 120."""
+    scales: float[3], (s_p, s_e, s_r) in score units."""
     same = (np.arange(NUM_WORKFLOWS)[rows][:, None] == np.arange(NUM_WORKFLOWS)[cols][None, :])
-    return PRIOR_MEAN_SD**2 + s_p**2 * SHARED[rows][:, cols] + s_r**2 * same
+    cov = PRIOR_MEAN_SD**2 + scales[-1] ** 2 * same
+    for s, g in zip(scales[:-1], _SHARED):
+        cov = cov + s**2 * g[rows][:, cols]
+    return cov
 
 
-def _log_ml(s_p: float, s_r: float, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray) -> float:
-    """Log marginal likelihood of the centred scores ``resid`` float[n] at hyperparameters (s_p, s_r)."""
-    chol = cho_factor(prior_cov(s_p, s_r, idx, idx) + np.diag(noise_var), lower=True)
+def _log_ml(scales, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray) -> float:
+    """Log marginal likelihood of the centred scores ``resid`` float[n] at hyperparameters ``scales``."""
+    chol = cho_factor(prior_cov(scales, idx, idx) + np.diag(noise_var), lower=True)
     return float(-0.5 * resid @ cho_solve(chol, resid) - np.log(np.diag(chol[0])).sum()
                  - 0.5 * len(idx) * np.log(2 * np.pi))
 
 
-def _condition(s_p: float, s_r: float, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray,
+def _condition(scales, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray,
                count: int, rng: np.random.Generator):
     """(mean float[120], variance float[120], draws float[count, 120]) of the centred scores given
-    the data, at hyperparameters (s_p, s_r). Draws by pathwise conditioning: a prior draw
+    the data, at hyperparameters ``scales``. Draws by pathwise conditioning: a prior draw
     (built from the model's parts, no factorisation of the 120 x 120) plus a draw of the
     noise, corrected through the n x n system."""
-    chol = cho_factor(prior_cov(s_p, s_r, idx, idx) + np.diag(noise_var), lower=True)
-    cross = prior_cov(s_p, s_r, slice(None), idx)  # [120, n]
+    chol = cho_factor(prior_cov(scales, idx, idx) + np.diag(noise_var), lower=True)
+    cross = prior_cov(scales, slice(None), idx)  # [120, n]
     gain = cho_solve(chol, cross.T)  # [n, 120]
     mean = resid @ gain
-    var = PRIOR_MEAN_SD**2 + s_p**2 * SHARED.diagonal() + s_r**2 - np.einsum("in,ni->i", cross, gain)
-    prior = (PRIOR_MEAN_SD * rng.standard_normal((count, 1)) + s_p * rng.standard_normal((count, POSITIONS.shape[1]))
-             @ POSITIONS.T + s_r * rng.standard_normal((count, NUM_WORKFLOWS)))
+    var = prior_cov(scales).diagonal() - np.einsum("in,ni->i", cross, gain)
+    prior = PRIOR_MEAN_SD * rng.standard_normal((count, 1)) + scales[-1] * rng.standard_normal((count, NUM_WORKFLOWS))
+    for s, f in zip(scales[:-1], COMPONENTS):
+        prior = prior + s * rng.standard_normal((count, f.shape[1])) @ f.T
     noise = np.sqrt(noise_var) * rng.standard_normal((count, len(idx)))
     return mean, var, prior + (resid - prior[:, idx] - noise) @ gain
 
@@ -126,15 +147,15 @@ def posterior(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | No
         raise ValueError("positions.posterior: no observation; the first round needs a design")
     noise = noise_variances(score_se, len(idx), noise_sd)
     offset = float(y.mean())
-    scales = np.array([(p, r) for p in SCALE_GRID for r in SCALE_GRID]) * noise_sd
-    log_ml = np.array([_log_ml(p, r, idx, y - offset, noise) for p, r in scales])
+    scales = np.array(list(itertools.product(SCALE_GRID, repeat=len(COMPONENTS) + 1))) * noise_sd
+    log_ml = np.array([_log_ml(sc, idx, y - offset, noise) for sc in scales])
     weights = np.exp(log_ml - logsumexp(log_ml))
     weights[weights < MIN_WEIGHT] = 0.0
     weights /= weights.sum()
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(draws, weights)
     kept = np.flatnonzero(weights)
-    fits = [_condition(*scales[g], idx, y - offset, noise, counts[g], rng) for g in kept]
+    fits = [_condition(scales[g], idx, y - offset, noise, counts[g], rng) for g in kept]
     means = np.array([f[0] for f in fits])
     mean = weights[kept] @ means
     second = weights[kept] @ (np.array([f[1] for f in fits]) + (means - mean) ** 2)
