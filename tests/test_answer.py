@@ -45,3 +45,5 @@ def test_a_strong_position_effect_is_found_and_not_called_flat(tmp_path):
     assert "The field is not flat" in text and "The field is flat" not in text
     best = text.split("**Best workflow: ")[1].split(" (")[0]
     assert best.endswith(",defender") and "the place of **defender** matters most" in text
+    pairs = text.split("its commonest last two: ")[1].split(" (of ")[0]
+    assert all(p.split(" (")[0].endswith(",defender") for p in pairs.split("), "))

@@ -80,13 +80,16 @@ def _positions(v: Verdict, good: pd.DataFrame, noise_sd: float) -> list[str]:
                         for i in good["index"]])
     n_hi, n_lo = int((places == hi).sum()), int((places == lo).sum())
     se = noise_sd * np.sqrt(1 / n_hi + 1 / n_lo)
-    last = pd.Series([format_workflow(workflow_from_index(i)).split(",")[-1] for i in v.credible]).value_counts()
+    ends = [format_workflow(workflow_from_index(i)).split(",")[-2:] for i in v.credible]
+    last = pd.Series([e[-1] for e in ends]).value_counts()
+    pairs = pd.Series([",".join(e) for e in ends]).value_counts().head(3)
     return [f"Position effects (mean score of the {len(good)} runs by where each unit type sits, 1 = first): "
             f"the place of **{top['unit_type']}** matters most, {means[hi]:.2f} at position {hi} ({n_hi} runs) "
             f"against {means[lo]:.2f} at position {lo} ({n_lo} runs): a difference of {top['spread']:.2f} ± "
             f"{se:.2f} (seed noise {noise_sd:g} per run; the largest of 5 types x 10 pairs of places, so "
             f"{'within' if top['spread'] < 3 * se else 'beyond'} what noise alone gives). The credible set "
-            f"puts last: " + ", ".join(f"{t} ({n})" for t, n in last.items()) + ".", ""]
+            f"puts last: " + ", ".join(f"{t} ({n})" for t, n in last.items()) + "; its commonest last two: "
+            + ", ".join(f"{p} ({n})" for p, n in pairs.items()) + f" (of {len(ends)}).", ""]
 
 
 def _workflow_cost(v: Verdict, good: pd.DataFrame, plain_score: str | Path | None,
