@@ -166,7 +166,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     assert run.returncode == 0, run.stdout[-4000:]
     res = tmp_path / "results"
     picked = []
-    for r in range(2):  # the default design: a covering round, then the leaders replicated
+    for r in range(2):  # the default design: a covering round, then the leaders by posterior mean
         prop = json.loads((res / f"round_{r}" / "proposals.json").read_text())
         assert prop["method"] == ("covering", "replicate")[r]
         picked += prop["workflows"]
@@ -174,7 +174,9 @@ def test_tiny_pipeline_end_to_end(tmp_path):
             score = json.loads((res / f"round_{r}" / f"cand_{i}" / "score.json").read_text())
             assert score["workflow"] == prop["workflows"][i] and score["episodes"] >= 32
             assert score["seed"] == prop["repeats"][i]  # a replicate trains at the next seed
-    assert sorted(picked[2:]) == sorted(picked[:2]) and prop["repeats"] == [1, 1]
+    post = pd.read_parquet(res / "search" / "posterior_round_1.parquet")
+    assert set(picked[2:]) == set(post.nlargest(2, "mean")["workflow"])  # the two best posterior means
+    assert prop["repeats"] == [int(w in picked[:2]) for w in picked[2:]] and any(prop["repeats"])  # replicate: next seed
     assert "starting from results/base/policy.pt" in (res / "logs" / "train_0_0.log").read_text()
     assert "starting from results/round_0/cand_" in (res / "logs" / "train_1_0.log").read_text()
     base = json.loads((res / "base" / "score.json").read_text())
