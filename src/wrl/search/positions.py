@@ -125,7 +125,9 @@ def _condition(scales, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray
     cross = prior_cov(scales, slice(None), idx)  # [120, n]
     gain = cho_solve(chol, cross.T)  # [n, 120]
     mean = resid @ gain
-    var = prior_cov(scales).diagonal() - np.einsum("in,ni->i", cross, gain)
+    prior_var = PRIOR_MEAN_SD**2 + scales[-1] ** 2 + sum(s**2 * g.diagonal()
+                                                         for s, g in zip(scales[:-1], _SHARED))
+    var = prior_var - np.einsum("in,ni->i", cross, gain)
     prior = PRIOR_MEAN_SD * rng.standard_normal((count, 1)) + scales[-1] * rng.standard_normal((count, NUM_WORKFLOWS))
     for s, f in zip(scales[:-1], COMPONENTS):
         prior = prior + s * rng.standard_normal((count, f.shape[1])) @ f.T
