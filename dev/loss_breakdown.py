@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from wrl.env import sim
+from wrl.env import sim_state
 from wrl.env.scenario import ACTION_HOST, ACTION_KIND, ACTION_KINDS, DECOYS, HOSTS, KIND_INDEX, NUM_HOSTS
 from wrl.env.sim_tables import CONF_TENTHS
 from wrl.env.vec import make_vec
@@ -43,8 +43,8 @@ def main() -> None:
             root += info["red_root"].sum(0)
             comp += info["compromised"].sum(0)
             log = info["red_action"]
-            hit = log[:, sim.RL_KIND] == sim.R_EXPLOIT
-            np.add.at(exploits, (log[hit, sim.RL_TARGET], 1 - log[hit, sim.RL_SUCCESS]), 1)
+            hit = log[:, sim_state.RL_KIND] == sim_state.R_EXPLOIT
+            np.add.at(exploits, (log[hit, sim_state.RL_TARGET], 1 - log[hit, sim_state.RL_SUCCESS]), 1)
     conf = root * CONF_TENTHS / 10
     decoys = kinds[KIND_INDEX[DECOYS[0]]:KIND_INDEX[DECOYS[-1]] + 1].sum(0)
     print(f"{args.policy} vs {args.red}, {n} greedy numba episodes of {args.steps} steps: "

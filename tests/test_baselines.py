@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from wrl.eval.baselines import DECOY_ALL_PLAN, DECOY_PLAN, DECOY_REMOVE_PLAN, make_baseline
-from wrl.env import sim
+from wrl.env import sim_state
 from wrl.env.scenario import (
     ACTION_HOST, ANALYSE0, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, REMOVE0, RESTORE0, SLEEP,
 )
@@ -108,6 +108,6 @@ def test_every_planned_decoy_is_placed_on_a_fresh_network():
         env.reset()
         for a in plan:
             h = ACTION_HOST[a]
-            before = env._hosts[0, h, sim.H_DECOYS], env._hosts[0, h, sim.H_VSFTPD]
+            before = env._hosts[0, h, sim_state.H_DECOYS], env._hosts[0, h, sim_state.H_VSFTPD]
             env.step(np.array([a]))
-            assert (env._hosts[0, h, sim.H_DECOYS], env._hosts[0, h, sim.H_VSFTPD]) != before
+            assert (env._hosts[0, h, sim_state.H_DECOYS], env._hosts[0, h, sim_state.H_VSFTPD]) != before

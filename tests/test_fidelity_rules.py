@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wrl.env import sim
+from wrl.env import sim_state
 from wrl.eval.fidelity_rules import (
     ALPHA, CYBORG_ENVS, LOG_COLUMNS, REFERENCE_DIR, RULE_PAIRS, cache_name, compare_rules, episode_returns,
     play_logged, reference_log, tost,
@@ -34,14 +34,14 @@ def test_red_action_log_has_the_same_meaning_in_both_backends(backend):
         rows = []
         for _ in range(15):
             _, _, _, _, info = env.step(np.zeros(2, np.int64))
-            assert info["red_action"].shape == (2, sim.RL_N)
-            kind = info["red_action"][:, sim.RL_KIND]
-            assert np.array_equal(info["impact"], kind == sim.R_IMPACT)
+            assert info["red_action"].shape == (2, sim_state.RL_N)
+            kind = info["red_action"][:, sim_state.RL_KIND]
+            assert np.array_equal(info["impact"], kind == sim_state.R_IMPACT)
             rows.append(info["red_action"].copy())
     first = rows[0][0]  # B_line's ping sweep of the User subnet (index 0) succeeds
-    assert tuple(first) == (sim.R_DISCOVER_SYSTEMS, 0, -1, 1, 0, 0)
-    exploits = [r for step in rows for r in step if r[sim.RL_KIND] == sim.R_EXPLOIT]
-    assert exploits and all(r[sim.RL_EXPLOIT] >= 0 and r[sim.RL_PORTS] > 0 for r in exploits)
+    assert tuple(first) == (sim_state.R_DISCOVER_SYSTEMS, 0, -1, 1, 0, 0)
+    exploits = [r for step in rows for r in step if r[sim_state.RL_KIND] == sim_state.R_EXPLOIT]
+    assert exploits and all(r[sim_state.RL_EXPLOIT] >= 0 and r[sim_state.RL_PORTS] > 0 for r in exploits)
 
 
 def test_numba_logs_red_actions_only_when_asked():
@@ -55,7 +55,7 @@ def fake_log(p_success, episodes=300, per_episode=5, seed=0):
     rng = np.random.default_rng(seed)
     n = episodes * per_episode
     log = pd.DataFrame({c: np.zeros(n, np.int64) for c in LOG_COLUMNS})
-    log["kind"], log["target"], log["exploit"], log["ports"] = sim.R_EXPLOIT, 9, 7, 3
+    log["kind"], log["target"], log["exploit"], log["ports"] = sim_state.R_EXPLOIT, 9, 7, 3
     log["success"] = (rng.random(n) < p_success).astype(np.int64)
     log["episode"] = np.repeat(np.arange(episodes), per_episode)
     log["t"] = np.tile(np.arange(per_episode), episodes)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from wrl.env import sim
+from wrl.env import sim_state
 from wrl.env.scenario import (
     ACTION_HOST, DECOY0, HOST_INDEX, HOSTS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM, RESTORE0, action_id,
 )
@@ -167,7 +167,7 @@ def test_decoy_placement_matches_cyborg_on_every_host():
     sim_env.reset()
     acts = DECOY0 + np.arange(104)
     sim_env.step(acts)
-    placed_sim = sim_env._hosts[np.arange(104), ACTION_HOST[acts], sim.H_DECOYS] > 0
+    placed_sim = sim_env._hosts[np.arange(104), ACTION_HOST[acts], sim_state.H_DECOYS] > 0
     assert 0 < placed_sim.sum() < 104
     for k, a in enumerate(acts):
         env.reset()
@@ -185,6 +185,6 @@ def test_vsftpd_quirk_opens_port_80_and_can_be_stacked():
     for _ in range(3):
         env.step(np.array([a]))
     h = HOST_INDEX["Op_Server0"]
-    assert env._hosts[0, h, sim.H_VSFTPD] == 3
+    assert env._hosts[0, h, sim_state.H_VSFTPD] == 3
     env.step(np.array([action_id("DecoyApache", "Op_Server0")]))  # port 80 is taken now
-    assert not (env._hosts[0, h, sim.H_DECOYS] & 1)
+    assert not (env._hosts[0, h, sim_state.H_DECOYS] & 1)

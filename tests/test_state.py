@@ -3,7 +3,7 @@ the true state of both backends, masks, red identification, and their use in tra
 import numpy as np
 import pytest
 
-from wrl.env import make_vec, sim
+from wrl.env import make_vec, sim_state
 from wrl.env.scenario import (
     ACTION_HOST, ACTION_KIND, ACTION_KINDS, ACTION_NAMES, DECOY0, DECOYS, HOST_INDEX, NUM_ACTIONS, NUM_HOSTS,
     OBS_DIM, RESTORE0,
@@ -110,7 +110,7 @@ def test_decoy_record_equals_the_true_decoys_on_numba():
             state.record(actions)
             obs, _, _, first, _ = env.step(actions)
             live = ~first  # a finished env autoreset: its true decoys are the new episode's
-            np.testing.assert_array_equal(state.decoys()[live], env._hosts[live, :, sim.H_DECOYS])
+            np.testing.assert_array_equal(state.decoys()[live], env._hosts[live, :, sim_state.H_DECOYS])
 
 
 @pytest.mark.slow
@@ -213,7 +213,7 @@ def test_a_masked_agent_never_takes_a_masked_action_in_training_or_as_an_agent(t
             kind, host = ACTION_KIND[actions], ACTION_HOST[actions]
             for i in np.flatnonzero((actions >= DECOY0) & (actions < RESTORE0)):
                 k, h = kind[i] - ACTION_KINDS.index(DECOYS[0]), host[i]
-                placed = env._hosts[i, h, sim.H_DECOYS]
+                placed = env._hosts[i, h, sim_state.H_DECOYS]
                 assert not (placed >> k) & 1 and decoy_fits(h, k, placed), (i, ACTION_NAMES[actions[i]])
                 if next_decoy:  # nothing of higher preference that answers a new exploit was left
                     earlier = DECOY_ORDER[:list(DECOY_ORDER).index(k)]

@@ -21,7 +21,7 @@ from wrl.env.sim_tables import EXPLOITS, PORTS
 
 GREEN_AGENTS = ("sleep", "random")
 _ROOT_USERS = frozenset({"root", "SYSTEM"})
-#: red action classes by the kind codes of the red-action record (``wrl.env.sim.R_*``)
+#: red action classes by the kind codes of the red-action record (``wrl.env.sim_state.R_*``)
 _RED_KINDS = {"Sleep": 0, "DiscoverRemoteSystems": 1, "DiscoverNetworkServices": 2,
               "ExploitRemoteService": 3, "PrivilegeEscalate": 4, "Impact": 5}
 #: decoy process names (csle-cyborg ``concrete_actions/decoy_*.py``) -> bit in ``DECOYS`` order
@@ -151,7 +151,7 @@ class CyborgEnv:
                               if p.decoy_type.value and p.name in _DECOY_BITS}) for name in HOSTS], np.int32)
 
     def red_record(self) -> tuple[int, int, int, int, int, int]:
-        """Red's last action and its outcome as the numba simulator logs it (``sim.RL_*``
+        """Red's last action and its outcome as the numba simulator logs it (``sim_state.RL_*``
         columns): (kind, target host or subnet, exploit index or -1, success 0/1, red's
         known ports of the target as a ``PORTS`` bit mask, the target's decoys as a
         ``DECOYS`` bit mask). Call it once after every step (it clears the exploit it read)."""

@@ -23,7 +23,7 @@ from multiprocessing.connection import wait
 import numpy as np
 
 from wrl.env.scenario import NUM_HOSTS, OBS_DIM
-from wrl.env.sim import R_IMPACT, RL_KIND, RL_N
+from wrl.env.sim_state import R_IMPACT, RL_KIND, RL_N
 
 _STEP, _RESET, _QUIT = b"s", b"r", b"q"
 _OK = b"k"
@@ -274,7 +274,7 @@ class CyborgPool:
     def views(self) -> dict[str, np.ndarray]:
         """The shared arrays (obs, final_obs, reward, flags, compromised, final_compromised,
         red_root, impact, red, episode, red_action: red's action and outcome per env,
-        ``wrl.env.sim.RL_*`` columns)."""
+        ``wrl.env.sim_state.RL_*`` columns)."""
         return self._v
 
     def close(self) -> None:

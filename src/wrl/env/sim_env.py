@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from wrl.env import sim
+from wrl.env import sim, sim_state
 from wrl.env.cyborg import check_agents
 from wrl.env.red import draw_reds, parse_red
 from wrl.env.scenario import MAX_STEPS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM
@@ -30,8 +30,8 @@ class SimVecEnv(Cage2VecEnv):
     bool[N] (red's action was Impact), ``final_obs`` float32[N,52], its mask
     ``_final_obs`` bool[N] and ``final_compromised`` bool[N,13] (the true state at the
     end of a finished episode, rows of the mask only); with ``log_red`` also
-    ``red_action`` int16[N, sim.RL_N] (red's action and its outcome, columns
-    ``sim.RL_*``; off by default: the copy costs a few microseconds per step).
+    ``red_action`` int16[N, sim_state.RL_N] (red's action and its outcome, columns
+    ``sim_state.RL_*``; off by default: the copy costs a few microseconds per step).
     """
 
     def __init__(self, num_envs: int, red: str, green: str = "sleep", max_steps: int = MAX_STEPS,
@@ -49,7 +49,7 @@ class SimVecEnv(Cage2VecEnv):
         self.workers = None if workers is None else int(workers)
         self.log_red = bool(log_red)
         self._set_spaces(n)
-        self._hosts, self._envs, self._rng = sim.new_state(n)
+        self._hosts, self._envs, self._rng = sim_state.new_state(n)
         self._obs = np.zeros((n, OBS_DIM), np.float32)
         self._final_obs = np.zeros((n, OBS_DIM), np.float32)
         self._reward = np.zeros(n, np.float32)
@@ -60,10 +60,10 @@ class SimVecEnv(Cage2VecEnv):
         self._episode_of = np.full(n, -1, np.int64)  # episode index of each env; -1 before reset
         self._red_root = np.zeros((n, NUM_HOSTS), bool)
         self._impact = np.zeros(n, bool)
-        self._red_log = np.zeros((n, sim.RL_N), np.int16)
+        self._red_log = np.zeros((n, sim_state.RL_N), np.int16)
         self._actions = np.zeros(n, np.int64)
         self._seed = int(seed)
-        sim.seed_streams(self._rng, self._seed, 0)
+        sim_state.seed_streams(self._rng, self._seed, 0)
         self._started = False
 
     @property
@@ -86,7 +86,7 @@ class SimVecEnv(Cage2VecEnv):
         """
         if seed is not None:
             self._seed = int(seed)
-            sim.seed_streams(self._rng, self._seed, 0)
+            sim_state.seed_streams(self._rng, self._seed, 0)
             self._episode_of[:] = -1
         self._episode_of += 1
         draw_reds(self._seed, self._episode_of, self._mix.cum, self._red_of)

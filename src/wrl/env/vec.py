@@ -92,7 +92,7 @@ def make_vec(backend: str, num_envs: int, red: str, green: str = "sleep",
     ``red`` one of b_line|meander|sleep or a mixture ``b_line:0.4,meander:0.4,sleep:0.2``,
     ``green`` in sleep|random; ``workers`` is the number of processes (cyborg) or threads
     (numba), default all cores. With ``log_red``, step's info carries ``red_action``
-    int16[N, 6]: red's action and outcome (``wrl.env.sim.RL_*`` columns, the same in both
+    int16[N, 6]: red's action and outcome (``wrl.env.sim_state.RL_*`` columns, the same in both
     backends). See DESIGN.md.
     """
     if backend == "cyborg":

@@ -1,7 +1,7 @@
 """``wrl fidelity --rules``: per-rule fidelity statistics from red-action logs.
 
 Both backends log, every step, red's action and its outcome (``info["red_action"]``,
-columns ``wrl.env.sim.RL_*``) and the true compromised state. ``play_logged`` turns an
+columns ``wrl.env.sim_state.RL_*``) and the true compromised state. ``play_logged`` turns an
 evaluation run into one row per (episode, step); ``RULES`` turn those rows into
 conditional frequencies (e.g. P(exploit e | red's known ports)), and ``compare_rules``
 tests, group by group, whether numba's conditional distribution equals CybORG's
@@ -23,7 +23,7 @@ from scipy import stats
 
 from wrl.eval.evaluate import load_any_policy
 from wrl.env.scenario import ACTION_HOST, ACTION_KIND, KIND_INDEX, MAX_STEPS
-from wrl.env.sim import R_DISCOVER_SERVICES, R_ESCALATE, R_EXPLOIT, RL_N
+from wrl.env.sim_state import R_DISCOVER_SERVICES, R_ESCALATE, R_EXPLOIT, RL_N
 from wrl.env.vec import make_vec
 
 #: per-step log columns (red record first, in ``RL_*`` order)
