@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wrl.search.design import covering_design, design_sequence, replicate_leaders
+from wrl.search.design import covering_design, design_sequence, position_batch, replicate_leaders
 from wrl.search.positions import posterior
 from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow, workflow_index
 
@@ -78,6 +78,20 @@ def test_the_leaders_include_an_unrun_workflow_that_shares_a_strong_end_pair():
     assert all(needle[picks]) and any(np.isin(picks, idx, invert=True))
 
 
+
+def test_a_flat_field_is_confirmed_after_the_covering_design_and_structure_is_explored():
+    idx = np.array(design_sequence(0, 8))
+    noise = np.random.default_rng(2).normal(0, 0.3, len(idx))
+    picks, post, method = position_batch(2, 10, idx, -15 + noise, None, 4, 0.3, seed=7, design_seed=0,
+                                         design_runs=8, replicate_rounds=3, flat_margin=0.5)
+    assert method == "confirm" and post.p_flat(0.5) >= 0.5
+    evaluated = np.flatnonzero(post.n_obs > 0)
+    assert picks == [int(i) for i in evaluated[np.argsort(-post.mean[evaluated], kind="stable")][:4]]
+    needle = np.array([w[-1] == "defender" for w in ALL_WORKFLOWS])
+    _, post, method = position_batch(2, 10, idx, -15 + 3.0 * needle[idx] + noise, None, 4, 0.3, seed=7,
+                                     design_seed=0, design_runs=8, replicate_rounds=3, flat_margin=0.5)
+    assert method == "thompson" and post.p_flat(0.5) < 0.5
+
 def _fake_scores(tmp_path, r, workflows, score_of, repeats):
     paths = []
     for c, (w, rep) in enumerate(zip(workflows, repeats)):
@@ -107,7 +121,7 @@ def test_replay_makes_the_pipelines_picks_and_replicates_train_at_the_next_seed(
             return table[(w, self.used[w] - 1)], 0.25
 
     cfg = {"method": "position", "rounds": 4, "batch": 4, "seed": 3, "noise_sd": 0.25, "design_runs": 8,
-           "replicate_rounds": 1, "allow_repeats": False, "beta": {"delta": 0.1, "scale": 0.2}}
+           "replicate_rounds": 1, "flat_margin": 0.5, "allow_repeats": False, "beta": {"delta": 0.1, "scale": 0.2}}
     out = replay("position", Oracle(), 4, 4, 0.25, 3, 0.5, {"design_runs": 8})
     paths, proposed = [], []
     for r in range(4):

@@ -15,6 +15,10 @@ Round by round (``position_batch``):
    with the highest posterior mean, one run each in turn, so the answer rests on
    replicated scores, not on one lucky seed, and a workflow the model ranks among the
    leaders without a run of its own (one sharing a strong end pair) gets one.
+4. **A flat field is confirmed, not explored:** from the first round after the covering
+   design, whenever the model calls the field flat (P(the best beats an average workflow
+   by less than ``flat_margin``) >= 0.5), the round replicates the *evaluated* leaders
+   (method "confirm"): with nothing to find, the runs go to pinning down the answer's score.
 
 The answer is ``Posterior.answer``: the evaluated workflow with the best posterior mean.
 """
@@ -87,16 +91,20 @@ def thompson_batch(post: Posterior, batch: int, rng: np.random.Generator, draws:
     return picks
 
 
-def replicate_leaders(post: Posterior, batch: int, max_repeats: int = MAX_REPEATS) -> list[int]:
+def replicate_leaders(post: Posterior, batch: int, max_repeats: int = MAX_REPEATS,
+                      evaluated_only: bool = False) -> list[int]:
     """``batch`` picks by posterior mean, one per leader in turn.
 
-    Passes over all 120 workflows (best posterior mean first) until the batch is full; a
-    workflow at ``max_repeats`` runs is skipped. A leader is mostly an evaluated workflow
-    (its next run a replicate); one never run gets its first run when the model places it
-    among them, e.g. because it shares the end pair of a strong one.
+    Passes over all 120 workflows (best posterior mean first), or over the evaluated ones
+    only, until the batch is full; a workflow at ``max_repeats`` runs is skipped. A leader
+    is mostly an evaluated workflow (its next run a replicate); one never run gets its
+    first run when the model places it among them, e.g. because it shares the end pair of
+    a strong one.
     """
     runs = post.n_obs.copy()
     order = np.argsort(-post.mean, kind="stable")
+    if evaluated_only:
+        order = order[post.n_obs[order] > 0]
     picks: list[int] = []
     while len(picks) < batch:
         free = [int(i) for i in order if runs[i] < max_repeats]
@@ -110,7 +118,7 @@ def replicate_leaders(post: Posterior, batch: int, max_repeats: int = MAX_REPEAT
 
 def position_batch(round_: int, rounds: int, indices: np.ndarray, scores: np.ndarray,
                    score_se: np.ndarray | None, batch: int, noise_sd: float, seed: int, design_seed: int,
-                   design_runs: int, replicate_rounds: int = 1,
+                   design_runs: int, replicate_rounds: int = 1, flat_margin: float = 0.5,
                    max_repeats: int = MAX_REPEATS) -> tuple[list[int], Posterior | None, str]:
     """Round ``round_`` (of ``rounds``)'s picks from the finite scores observed so far.
 
@@ -118,14 +126,18 @@ def position_batch(round_: int, rounds: int, indices: np.ndarray, scores: np.nda
     seed: this round's seed (Thompson draws); design_seed: the search's (the same covering
     design every round); design_runs: runs of the covering design, spent first in whole
     rounds (``design_sequence``; the first round always is one); replicate_rounds: the last
-    this many rounds (never the first) replicate the leaders, design or not. Returns (picks, the posterior they
-    were chosen from or None, method): "covering", "thompson" or "replicate".
+    this many rounds (never the first) replicate the leaders, design or not; flat_margin:
+    score points (a later round whose posterior calls the field flat confirms the evaluated
+    leaders). Returns (picks, the posterior they were chosen from or None, method):
+    "covering", "thompson", "replicate" or "confirm".
     """
     rng = np.random.default_rng(seed)
     replicate = round_ >= rounds - replicate_rounds and round_ > 0
     if round_ == 0 or (round_ * batch < design_runs and not replicate):
         return design_sequence(design_seed, (round_ + 1) * batch)[round_ * batch:], None, "covering"
     post = posterior(indices, scores, score_se, noise_sd, seed=seed, draws=max(THOMPSON_DRAWS, batch))
+    if post.p_flat(flat_margin) >= 0.5:
+        return replicate_leaders(post, batch, max_repeats, evaluated_only=True), post, "confirm"
     if replicate:
         return replicate_leaders(post, batch, max_repeats), post, "replicate"
     return thompson_batch(post, batch, rng, post.draws, max_repeats), post, "thompson"

@@ -114,7 +114,7 @@ def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se:
     design of ``wrl.search.design``, or "gp_ucb"); evaluated: every workflow index tried so
     far (finite score or not; for gp_ucb excluded unless ``allow_repeats``). Seeded by
     ``1000 * search.seed + round_``. Returns (picks, posterior table, method): method
-    "covering", "thompson" or "replicate" (position), "space_filling" or "gp_bucb"
+    "covering", "thompson", "replicate" or "confirm" (position), "space_filling" or "gp_bucb"
     (gp_ucb). A position pick may repeat a workflow (a replicate at the next seed).
     """
     batch, seed = int(search_cfg["batch"]), int(search_cfg["seed"]) * 1000 + round_
@@ -122,7 +122,7 @@ def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se:
     if search_cfg.get("method", "gp_ucb") == "position":
         picks, post, method = position_batch(round_, int(search_cfg["rounds"]), indices, scores, score_se, batch,
                                              noise_sd, seed, int(search_cfg["seed"]), int(search_cfg["design_runs"]),
-                                             int(search_cfg["replicate_rounds"]))
+                                             int(search_cfg["replicate_rounds"]), float(search_cfg["flat_margin"]))
         return picks, posterior_frame(post, picks), method
     if len(indices) == 0:
         picks = space_filling(batch, seed, set() if search_cfg["allow_repeats"] else set(evaluated))

@@ -61,7 +61,7 @@ def replay(strategy: str, oracle, rounds: int, batch: int, noise_sd: float, seed
     gp_ucb and position pick through ``wrl.search.proposals.choose_batch``, as the pipeline does.
     """
     cfg = {"rounds": rounds, "batch": batch, "seed": seed, "noise_sd": noise_sd, "allow_repeats": False,
-           "beta": {"delta": 0.1, "scale": 0.2}, "method": strategy, "design_runs": 20, "replicate_rounds": 1,
+           "beta": {"delta": 0.1, "scale": 0.2}, "method": strategy, "design_runs": 20, "replicate_rounds": 1, "flat_margin": flat_margin,
            **(options or {})}
     rng = np.random.default_rng(seed)
     idx: list[int] = []
