@@ -13,9 +13,9 @@ import pytest
 from scipy import stats
 
 from wrl.env import sim_state
-from wrl.eval.fidelity_rules import (
-    ALPHA, CYBORG_ENVS, LOG_COLUMNS, REFERENCE_DIR, RULE_PAIRS, cache_name, compare_rules, episode_returns,
-    play_logged, reference_log, tost,
+from wrl.eval.fidelity_rules import ALPHA, LOG_COLUMNS, compare_rules, play_logged
+from wrl.eval.fidelity_rules_report import (
+    CYBORG_ENVS, REFERENCE_DIR, RULE_PAIRS, cache_name, episode_returns, reference_log, tost,
 )
 from wrl.env.vec import make_vec
 
@@ -90,6 +90,16 @@ def test_tost_shows_equivalence_only_within_the_margin():
     far = tost(rng.normal(-104, 10, 4000), ref, 2.0)
     assert far["p"] > 0.5 and far["margin_resolvable"] > 0.03
 
+
+
+def test_a_killed_fill_leaves_no_cache_and_its_temporary_is_cleaned(tmp_path):
+    import shutil
+    shutil.copy(REFERENCE_DIR / "decoy_remove_b_line.parquet", tmp_path)
+    stale = tmp_path / ".decoy_remove_b_line.tmp4242.parquet"  # what a fill killed mid-write leaves
+    stale.write_bytes(b"half a parquet")
+    log = reference_log("decoy_remove", "b_line", 5, tmp_path)
+    assert not stale.exists() and log["episode"].nunique() == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decoy_remove_b_line.parquet"]
 
 @pytest.mark.slow
 def test_cached_reference_is_what_cyborg_plays():

@@ -22,7 +22,7 @@ from scipy import stats
 from wrl.atomic import atomic_write
 from wrl.env.scenario import MAX_STEPS
 from wrl.eval.evaluate import play_policy
-from wrl.eval.fidelity_rules import CACHED_EPISODES, REFERENCE_DIR, run_rules
+from wrl.eval.fidelity_rules_report import CACHED_EPISODES, REFERENCE_DIR, run_rules
 
 #: a red mixture: each env draws its red per episode, the same draws on both backends
 MIXTURE = "b_line:0.45,meander:0.45,sleep:0.1"
