@@ -91,6 +91,10 @@ def test_a_flat_field_is_confirmed_after_the_covering_design_and_structure_is_ex
     _, post, method = position_batch(2, 10, idx, -15 + 3.0 * needle[idx] + noise, None, 4, 0.3, seed=7,
                                      design_seed=0, design_runs=8, replicate_rounds=3, flat_margin=0.5)
     assert method == "thompson" and post.p_flat(0.5) < 0.5
+    full = np.repeat(idx, 4)  # every evaluated workflow at its 4 runs: the confirm round runs new ones
+    picks, _, method = position_batch(9, 10, full, -15 + np.random.default_rng(3).normal(0, 0.3, len(full)), None,
+                                      4, 0.3, seed=7, design_seed=0, design_runs=8, flat_margin=0.5)
+    assert method == "confirm" and len(set(picks)) == 4 and not np.isin(picks, idx).any()
 
 def _fake_scores(tmp_path, r, workflows, score_of, repeats):
     paths = []

@@ -18,7 +18,8 @@ Round by round (``position_batch``):
 4. **A flat field is confirmed, not explored:** from the first round after the covering
    design, whenever the model calls the field flat (P(the best beats an average workflow
    by less than ``flat_margin``) >= 0.5), the round replicates the *evaluated* leaders
-   (method "confirm"): with nothing to find, the runs go to pinning down the answer's score.
+   (method "confirm"; unrun workflows only once those have all had ``max_repeats`` runs):
+   with nothing to find, the runs go to pinning down the answer's score.
 
 The answer is ``Posterior.answer``: the evaluated workflow with the best posterior mean.
 """
@@ -92,19 +93,20 @@ def thompson_batch(post: Posterior, batch: int, rng: np.random.Generator, draws:
 
 
 def replicate_leaders(post: Posterior, batch: int, max_repeats: int = MAX_REPEATS,
-                      evaluated_only: bool = False) -> list[int]:
+                      evaluated_first: bool = False) -> list[int]:
     """``batch`` picks by posterior mean, one per leader in turn.
 
-    Passes over all 120 workflows (best posterior mean first), or over the evaluated ones
-    only, until the batch is full; a workflow at ``max_repeats`` runs is skipped. A leader
-    is mostly an evaluated workflow (its next run a replicate); one never run gets its
-    first run when the model places it among them, e.g. because it shares the end pair of
-    a strong one.
+    Passes over all 120 workflows (best posterior mean first) until the batch is full; a
+    workflow at ``max_repeats`` runs is skipped. A leader is mostly an evaluated workflow
+    (its next run a replicate); one never run gets its first run when the model places it
+    among them, e.g. because it shares the end pair of a strong one. ``evaluated_first``:
+    every evaluated workflow comes before any unrun one (which gets a run only once the
+    evaluated ones are all at ``max_repeats``).
     """
     runs = post.n_obs.copy()
     order = np.argsort(-post.mean, kind="stable")
-    if evaluated_only:
-        order = order[post.n_obs[order] > 0]
+    if evaluated_first:
+        order = np.concatenate([order[post.n_obs[order] > 0], order[post.n_obs[order] == 0]])
     picks: list[int] = []
     while len(picks) < batch:
         free = [int(i) for i in order if runs[i] < max_repeats]
@@ -137,7 +139,7 @@ def position_batch(round_: int, rounds: int, indices: np.ndarray, scores: np.nda
         return design_sequence(design_seed, (round_ + 1) * batch)[round_ * batch:], None, "covering"
     post = posterior(indices, scores, score_se, noise_sd, seed=seed, draws=max(THOMPSON_DRAWS, batch))
     if post.p_flat(flat_margin) >= 0.5:
-        return replicate_leaders(post, batch, max_repeats, evaluated_only=True), post, "confirm"
+        return replicate_leaders(post, batch, max_repeats, evaluated_first=True), post, "confirm"
     if replicate:
         return replicate_leaders(post, batch, max_repeats), post, "replicate"
     return thompson_batch(post, batch, rng, post.draws, max_repeats), post, "thompson"
