@@ -47,3 +47,18 @@ def test_a_strong_position_effect_is_found_and_not_called_flat(tmp_path):
     assert best.endswith(",defender") and "the place of **defender** matters most" in text
     pairs = text.split("its commonest last two: ")[1].split(" (of ")[0]
     assert all(p.split(" (")[0].endswith(",defender") for p in pairs.split("), "))
+
+
+def test_the_picks_figure_follows_the_answer_not_the_best_single_score():
+    from wrl.report.figures import answer_by_round
+    from wrl.search.verdict import verdict
+
+    rng = np.random.default_rng(0)
+    idx = list(range(1, 17)) + [0] * 4 + [100]  # 16 covering runs; then A (0) four times, B (100) once
+    scores = list(-15.5 + 0.2 * rng.standard_normal(16)) + [-15.0, -15.05, -14.95, -15.0, -14.9]
+    obs = pd.DataFrame({"round": [0] * 16 + [1] * 5, "index": idx, "score": scores, "score_se": 0.1})
+    cfg = {"noise_sd": 0.31, "flat_margin": 0.5, "seed": 0}
+    answers = answer_by_round(obs, cfg)
+    assert list(answers["round"]) == [0, 1]
+    assert answers["workflow"].iloc[-1] == format_workflow(ALL_WORKFLOWS[0])  # B's one run scored higher
+    assert answers["workflow"].iloc[-1] == verdict(obs, cfg).table["workflow"][verdict(obs, cfg).answer]

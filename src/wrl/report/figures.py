@@ -155,15 +155,34 @@ def plot_posteriors(posteriors: list[pd.DataFrame], final: pd.DataFrame, obs: pd
     _save(fig, path)
 
 
-def plot_picks(obs: pd.DataFrame, path: str | Path) -> None:
-    """Score of every pick per round, labelled with its workflow."""
+def answer_by_round(obs: pd.DataFrame, search_cfg: dict) -> pd.DataFrame:
+    """The search's answer after each round: round, workflow, mean (its posterior mean).
+
+    obs: the finite scores (columns round, index, score, score_se); the answer after round
+    r is ``verdict`` on the scores of rounds <= r, the rule the answer page uses.
+    """
+    rows = []
+    for r in sorted(obs["round"].unique()):
+        found = verdict(obs[obs["round"] <= r], search_cfg)
+        rows.append({"round": int(r), "workflow": found.table["workflow"][found.answer],
+                     "mean": float(found.post.mean[found.answer])})
+    return pd.DataFrame(rows)
+
+
+def plot_picks(obs: pd.DataFrame, answers: pd.DataFrame, path: str | Path) -> None:
+    """Score of every pick per round, labelled with its workflow, and the answer after each
+    round (``answer_by_round``: its posterior mean, not the best single score)."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.scatter(obs["round"], obs["score"], color="C0")
     for row in obs.itertuples():
         ax.annotate(short_label(row.workflow), (row.round, row.score), fontsize=6,
                     xytext=(4, 0), textcoords="offset points", va="center")
-    best = obs.groupby("round")["score"].max().cummax()
-    ax.plot(best.index, best.to_numpy(), color="C3", drawstyle="steps-post", label="best so far")
+    ax.plot(answers["round"], answers["mean"], color="C3", drawstyle="steps-post",
+            label="the answer so far: its posterior mean")
+    changed = answers[answers["workflow"] != answers["workflow"].shift()]
+    for row in changed.itertuples():  # label the answer where it changes
+        ax.annotate(short_label(row.workflow), (row.round, row.mean), fontsize=7, color="C3",
+                    xytext=(2, -9), textcoords="offset points", fontweight="bold")
     ax.set_xlabel("round")
     ax.set_ylabel("score (mean env return, last 3 episodes)")
     ax.set_xticks(sorted(obs["round"].unique()))
@@ -204,7 +223,7 @@ def make_report(score_paths: list[str | Path], posterior_paths: list[str | Path]
     _write_table(observations_table(obs, posteriors), outputs["observations"])
     plot_learning_curves(obs, outputs["curves"])
     plot_posteriors(posteriors, final, good, outputs["posterior"])
-    plot_picks(good, outputs["picks"])
+    plot_picks(good, answer_by_round(good, search_cfg), outputs["picks"])
     plot_compliance(good, outputs["compliance"])
     best = best_table(obs, final)
     _write_table(best, outputs["best"])
