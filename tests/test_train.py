@@ -16,8 +16,8 @@ import yaml
 from wrl.cli import main
 from wrl.errors import UsageError
 from wrl.rl.model import load_policy
-from wrl.run.train import (EPISODE_SCHEMA, UPDATE_SCHEMA, CandidateRun, pool_seed, train_candidate,
-                       validate_train_config)
+from wrl.run.config import validate_train_config
+from wrl.run.train import EPISODE_SCHEMA, UPDATE_SCHEMA, CandidateRun, pool_seed, train_candidate
 
 # DESIGN.md: the numba simulator is the training backend; the real CybORG until it exists.
 BACKEND = "numba" if importlib.util.find_spec("wrl.env.sim_env") else "cyborg"

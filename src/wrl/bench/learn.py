@@ -92,7 +92,8 @@ def bench_learn(args: argparse.Namespace) -> int:
     from wrl.env.red import RED_AGENTS, parse_red
     from wrl.eval.evaluate import play_policy
     from wrl.run.command import load_train_section
-    from wrl.run.train import set_threads, validate_train_config
+    from wrl.run.config import validate_train_config
+    from wrl.run.train import set_threads
 
     set_threads(args.threads)
     common = {**load_train_section(None), **parse_overrides(args.set)}

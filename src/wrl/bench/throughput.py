@@ -125,7 +125,8 @@ def bench_train(args: argparse.Namespace) -> int:
     of wall time in the policy (sampling forward passes), the simulator (``env.step``),
     bookkeeping (alignment reward, reward scaling, episode logs, copies) and the update.
     """
-    from wrl.run.train import set_threads, validate_train_config
+    from wrl.run.config import validate_train_config
+    from wrl.run.train import set_threads
 
     set_threads(args.threads)
     overrides = parse_overrides(args.set)

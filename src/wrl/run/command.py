@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 from wrl.run.config import load_config
-from wrl.run.train import default_train_config, train_candidate
+from wrl.run.config import default_train_config
+from wrl.run.train import train_candidate
 
 
 def load_train_section(path: str | None) -> dict:

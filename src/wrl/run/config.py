@@ -2,7 +2,8 @@
 
 The schema (JSON schema, draft 2020-12) gives every field a type, range and default,
 and forbids unknown keys. ``load_config`` fills the defaults and raises one
-``ConfigError`` naming the first bad field and how to fix it.
+``ConfigError`` naming the first bad field and how to fix it; ``validate_train_config``
+also checks what the schema cannot say of a ``train`` section (fields that need each other).
 """
 from __future__ import annotations
 
@@ -174,6 +175,36 @@ def candidate_env_steps(config: dict) -> int:
     train = config["train"]
     own = train["env_steps"] if train["env_steps"] is not None else train["episodes"] * train["max_steps"]
     return own + (config["base"]["env_steps"] if config["base"]["enabled"] else 0)
+
+
+def default_train_config() -> dict:
+    """The ``train`` section with every default of ``workflow/schemas/config.schema.yaml``."""
+    return validate_config({})["train"]
+
+
+def validate_train_config(train_cfg: dict) -> dict:
+    """A (partial) ``train`` section checked against the config schema, defaults filled.
+
+    Also checks what the schema cannot (rollout size vs minibatches, CUDA present).
+    Raises ``UsageError`` (``wrl.run.config.ConfigError``) naming the field and the fix.
+    """
+    cfg = validate_config({"train": copy.deepcopy(dict(train_cfg))})["train"]
+    if cfg["minibatches"] > cfg["envs"] * cfg["update_steps"]:
+        raise UsageError(f"config field train.minibatches: {cfg['minibatches']} exceeds the rollout size "
+                         f"envs x update_steps = {cfg['envs'] * cfg['update_steps']}; fix: lower it")
+    for field in ("mask_decoys", "specialists"):
+        if cfg[field] and cfg["memory"] != "bookkeeping":
+            raise UsageError(f"config field train.{field}: needs the agent's decoy record and red guess; "
+                             f"fix: set train.memory to bookkeeping (it is {cfg['memory']!r}) or {field} to false")
+    if cfg["next_decoy"] and not cfg["mask_decoys"]:
+        raise UsageError("config field train.next_decoy: it narrows the decoy mask; "
+                         "fix: set train.mask_decoys to true or next_decoy to false")
+    if cfg["device"] == "cuda":
+        import torch  # only here: the search commands read configs without torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
+    return cfg
 
 
 def load_config(path: str | Path) -> dict:

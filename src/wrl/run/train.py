@@ -39,7 +39,6 @@ atomic writes left (``wrl.atomic.clean_stale_temporaries``).
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -54,7 +53,7 @@ from wrl.atomic import clean_stale_temporaries, write_json
 from wrl.run.checkpoint import Counters, read_checkpoint, restore_checkpoint, write_checkpoint
 from wrl.errors import UsageError
 from wrl.run.collect import WORKFLOW_TEXT, Collector
-from wrl.run.config import validate_config
+from wrl.run.config import validate_train_config
 from wrl.run.episodes import EPISODE_SCHEMA, EpisodeBook
 from wrl.env.red import RED_AGENTS
 from wrl.run.lock import directory_lock
@@ -77,33 +76,6 @@ UPDATE_SCHEMA = pa.schema([
     ("compliance", pa.float64()), ("steps_per_s", pa.float64()), ("wall_s", pa.float64()),
     ("heldout", pa.float64()), *((f"heldout_{red}", pa.float64()) for red in RED_AGENTS),
 ])
-
-
-def default_train_config() -> dict:
-    """The ``train`` section with every default of ``workflow/schemas/config.schema.yaml``."""
-    return validate_config({})["train"]
-
-
-def validate_train_config(train_cfg: dict) -> dict:
-    """A (partial) ``train`` section checked against the config schema, defaults filled.
-
-    Also checks what the schema cannot (rollout size vs minibatches, CUDA present).
-    Raises ``UsageError`` (``wrl.run.config.ConfigError``) naming the field and the fix.
-    """
-    cfg = validate_config({"train": copy.deepcopy(dict(train_cfg))})["train"]
-    if cfg["minibatches"] > cfg["envs"] * cfg["update_steps"]:
-        raise UsageError(f"config field train.minibatches: {cfg['minibatches']} exceeds the rollout size "
-                         f"envs x update_steps = {cfg['envs'] * cfg['update_steps']}; fix: lower it")
-    for field in ("mask_decoys", "specialists"):
-        if cfg[field] and cfg["memory"] != "bookkeeping":
-            raise UsageError(f"config field train.{field}: needs the agent's decoy record and red guess; "
-                             f"fix: set train.memory to bookkeeping (it is {cfg['memory']!r}) or {field} to false")
-    if cfg["next_decoy"] and not cfg["mask_decoys"]:
-        raise UsageError("config field train.next_decoy: it narrows the decoy mask; "
-                         "fix: set train.mask_decoys to true or next_decoy to false")
-    if cfg["device"] == "cuda" and not torch.cuda.is_available():
-        raise UsageError("config field train.device: cuda is not available here; fix: use auto or cpu")
-    return cfg
 
 
 def pool_seed(seed: int, resumes: int) -> int:
