@@ -23,7 +23,7 @@ import pandas as pd
 
 from wrl.atomic import atomic_write
 from wrl.run.config import load_config
-from wrl.search.ranking import position_effects, rank_workflows, variance_components
+from wrl.search.ranking import crossed_components, position_effects, rank_workflows, variance_components
 from wrl.run.train import train_candidate
 from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow
 
@@ -77,6 +77,10 @@ def main() -> None:
         print(f"variance: between {v['var_between']:.2f}, within {v['var_within']:.2f} "
               f"(seed sd {v['seed_sd']:.2f}); ICC(1) = {v['icc']:.3f} over {v['workflows']} workflows x {v['k']} seeds; "
               f"F = {v['f_stat']:.2f}, p = {v['p_value']:.2g}")
+        c = crossed_components(runs)
+        print(f"workflow x seed: seed effect sd {c['sd_seed']:.3f} (F = {c['f_seed']:.1f}, p = {c['p_seed']:.2g}), "
+              f"residual sd {c['sd_residual']:.3f}; workflows F = {c['f_workflow']:.2f}, p = {c['p_workflow']:.2g}, "
+              f"true-mean sd {c['sd_between']:.3f} (95% upper bound {c['sd_between_upper']:.3f})")
     effects = position_effects(runs)
     atomic_write(Path(args.out) / "position_effects.csv", lambda tmp: effects.to_csv(tmp, index=False))
     print("mean score by each unit type's position (1 = highest priority):")

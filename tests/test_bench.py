@@ -94,7 +94,7 @@ def test_bench_learn_prints_a_row_per_variant_and_a_summary():
 def test_bench_search_on_the_committed_table_prints_every_cell_and_the_goal_lines(tmp_path):
     out = tmp_path / "cells.csv"
     repo = Path(__file__).resolve().parents[1]
-    done = subprocess.run(WRL + ["bench", "search", "--table", str(repo / "docs/data/exhaustive.parquet"),
+    done = subprocess.run(WRL + ["bench", "search", "--table", str(repo / "docs/data/exhaustive_8seeds.parquet"),
                                  "--replays", "3", "--budgets", "2x4", "--workers", "1", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=repo)
     assert done.returncode == 0, done.stderr[-2000:]

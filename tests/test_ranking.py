@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wrl.search.ranking import rank_workflows, variance_components
+from wrl.search.ranking import crossed_components, rank_workflows, variance_components
 
 
 def _scores(effects, noise_sd, k, seed=0):
@@ -34,6 +34,24 @@ def test_icc_needs_balanced_repeats():
     df = pd.DataFrame({"workflow": ["a", "a", "b"], "seed": [0, 1, 0], "score": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match="same number"):
         variance_components(df)
+
+
+def test_crossed_components_separate_a_shared_seed_effect_from_the_workflows():
+    rng = np.random.default_rng(3)
+    seeds, noise = rng.normal(0, 1.0, 8), 0.3
+    flat = pd.DataFrame([{"workflow": f"w{i}", "seed": s, "score": seeds[s] + rng.normal(0, noise)}
+                         for i in range(200) for s in range(8)])
+    out = crossed_components(flat)
+    assert out["sd_residual"] == pytest.approx(noise, rel=0.05) and out["sd_seed"] == pytest.approx(seeds.std(ddof=1), rel=0.1)
+    assert out["p_workflow"] > 0.01 and out["sd_between_upper"] < 0.1
+    assert variance_components(flat)["seed_sd"] > 0.9  # one-way, the seed effect passes for noise
+    effects = rng.normal(0, 0.5, 200)
+    real = flat.assign(score=flat["score"] + effects[flat["workflow"].str[1:].astype(int)])
+    got = crossed_components(real)
+    assert got["p_workflow"] < 1e-6 and got["sd_between"] < got["sd_between_upper"]
+    assert got["sd_between"] == pytest.approx(0.5, rel=0.15)
+    with pytest.raises(ValueError, match="one run at every seed"):
+        crossed_components(flat.iloc[1:])
 
 
 def test_position_effects_find_the_unit_type_whose_place_matters():

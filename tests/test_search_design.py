@@ -146,22 +146,37 @@ def test_judge_scores_regret_top5_and_calibration():
     outcomes = [Outcome(119, 0.9, np.array([119, 118]), False, []), Outcome(110, 0.1, np.array([110]), True, [])]
     out = judge(outcomes, [truth, truth])
     assert out["regret"] == pytest.approx(4.5) and out["p_top5"] == 0.5 and out["p_best_hit"] == 0.5
+    assert out["gain"] == pytest.approx((59.5 + 50.5) / 2)  # the answers' truths less the mean truth 59.5
     assert out["coverage"] == 0.5 and out["set_size"] == 1.5 and out["said_flat"] == 0.5
     assert out["calibration"] == pytest.approx(0.1)  # bins: claim 0.9 hit 1, claim 0.1 hit 0
 
 
-def test_table_oracle_draws_each_seed_once():
+def test_table_oracle_runs_every_workflow_at_one_seed_order_and_judges_by_the_seeds_it_held_out():
     from wrl.search.landscapes import TableOracle
 
     runs = pd.DataFrame([{"index": i, "seed": s, "score": 10.0 * i + s, "score_se": 0.1}
-                         for i in range(NUM_WORKFLOWS) for s in range(3)])
+                         for i in range(NUM_WORKFLOWS) for s in range(4)])
     oracle = TableOracle(runs, np.random.default_rng(0))
-    assert sorted(oracle.draw(7)[0] for _ in range(3)) == [70.0, 71.0, 72.0]
-    assert oracle.truth[7] == 71.0
-    with pytest.raises(ValueError, match="beyond its 3 seeds"):
+    drawn7 = [oracle.draw(7)[0] - 70.0 for _ in range(2)]
+    drawn3 = [oracle.draw(3)[0] - 30.0 for _ in range(2)]
+    assert drawn7 == drawn3 and len(set(drawn7)) == 2  # the j-th run of every workflow: the same seed
+    held_out = sorted(set(range(4)) - set(drawn7))
+    assert oracle.truth[7] == pytest.approx(70.0 + np.mean(held_out))  # never the seeds a search drew
+    with pytest.raises(ValueError, match="beyond its 2 seeds"):
         oracle.draw(7)
-    with pytest.raises(ValueError, match="same number of"):
+    everything = TableOracle(runs, np.random.default_rng(0), truth="all")
+    assert everything.seeds == 4 and everything.truth[7] == 71.5
+    with pytest.raises(ValueError, match="same seeds"):
         TableOracle(runs.iloc[1:], np.random.default_rng(0))
+
+
+def test_the_position_model_reads_a_replicate_net_of_its_seeds_shared_offset():
+    # workflows 0 and 1 ran at seeds 0 and 1, workflow 2 at seed 0 only; seed 1 cost every workflow 1 point
+    idx, y = np.array([0, 1, 2, 0, 1]), np.array([0.0, 0.0, 0.0, -1.0, -1.0])
+    naive = posterior(idx, y, None, noise_sd=0.1, seed=0)
+    aware = posterior(idx, y, None, noise_sd=0.1, seed=0, seed_effect_sd=1.0)
+    assert naive.mean[2] - naive.mean[0] > 0.2  # without the seed effect, workflow 2 looks better
+    assert abs(aware.mean[2] - aware.mean[0]) < 0.05 and abs(aware.mean[1] - aware.mean[0]) < 0.05
 
 
 def test_fit_landscape_recovers_position_effects_and_noise():

@@ -24,14 +24,14 @@ def bench_search(args: argparse.Namespace) -> int:
                **parse_overrides(args.set)}
     budgets = args.budgets or [(search["rounds"], search["batch"])]
     margin = search["flat_margin"] if args.flat_margin is None else args.flat_margin
-    print(f"position design: {options}; flat margin {margin:g}; budgets "
+    print(f"position design: {options}; flat margin {margin:g}; table truth {args.truth}; budgets "
           + ", ".join(f"{r}x{b}" for r, b in budgets))
     try:
         results = run_bench(table, args.landscapes.split(","), args.strategies.split(","), budgets,
-                            args.replays, margin, options, args.workers or default_workers())
+                            args.replays, margin, options, args.workers or default_workers(), args.truth)
     except ValueError as err:
         raise UsageError(str(err)) from err
-    cols = ["landscape", "strategy", "runs", "p_top5", "regret", "p_best_claimed", "p_best_hit", "calibration",
+    cols = ["landscape", "strategy", "runs", "p_top5", "regret", "gain", "p_best_claimed", "p_best_hit", "calibration",
             "coverage", "set_size", "said_flat"]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(results[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))

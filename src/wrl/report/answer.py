@@ -133,7 +133,9 @@ def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv
     lines += [f"How the search ran: {len(good)} runs of {good['index'].nunique()} workflows over "
               f"{good['round'].nunique()} rounds ({search_cfg.get('method', 'gp_ucb')} design); the answer is the "
               f"evaluated workflow with the best posterior mean of the position model (noise sd "
-              f"{search_cfg['noise_sd']:g} per run, given), never the best single run.", ""]
+              f"{search_cfg['noise_sd']:g} per run and a shared offset of sd "
+              f"{search_cfg.get('seed_effect_sd', 0.0):g} per training seed, both given), never the best single "
+              f"run.", ""]
     lines += [f"Evaluation on {backend} (greedy; mean ± 95% CI per red agent and episode length; "
               "total: sum of the cell means):", "", rst_table(summary, published=backend == "cyborg"), ""]
     return "\n".join(lines)

@@ -15,39 +15,45 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from wrl.search.landscapes import TableOracle, fit_landscape, synthetic_landscapes
+from wrl.search.landscapes import NEEDLE, TableOracle, fit_landscape, synthetic_landscapes
 from wrl.search.replay import STRATEGIES, judge, replay
 
 LANDSCAPES = ("table", "fitted", "flat", "needle")
 
 
-def oracle_factories(table: pd.DataFrame) -> tuple[dict, dict]:
-    """(name -> function(rng) -> oracle, name -> the seed sd the models are given) for ``LANDSCAPES``."""
+def oracle_factories(table: pd.DataFrame, truth: str = "held-out") -> tuple[dict, dict]:
+    """(name -> function(rng) -> oracle, name -> (noise sd, seed effect sd) the models are
+    given) for ``LANDSCAPES``; truth: the table oracle's (``TableOracle``)."""
     fit = fit_landscape(table)
-    factories = {"table": lambda rng: TableOracle(table, rng), **synthetic_landscapes(fit)}
-    noise = {"table": fit["seed_sd"], "fitted": fit["seed_sd"], "flat": fit["seed_sd"], "needle": 0.8}
+    factories = {"table": lambda rng: TableOracle(table, rng, truth), **synthetic_landscapes(fit)}
+    measured = (fit["seed_sd"], fit["seed_effect_sd"])
+    noise = {"table": measured, "fitted": measured, "flat": measured, "needle": (NEEDLE["seed_sd"], 0.0)}
     return factories, noise
 
 
 def _cell(job: tuple) -> dict:
     """One (landscape, strategy, rounds, batch) cell: ``judge`` over its replays."""
-    table, name, strategy, rounds, batch, replays, flat_margin, options = job
+    table, truth, name, strategy, rounds, batch, replays, flat_margin, options = job
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        factories, noise = oracle_factories(table)
+        factories, noise = oracle_factories(table, truth)
+        noise_sd, seed_effect_sd = noise[name]
         outcomes, truths = [], []
         for r in range(replays):
             oracle = factories[name](np.random.default_rng(r))
-            outcomes.append(replay(strategy, oracle, rounds, batch, noise[name], r, flat_margin, options))
+            outcomes.append(replay(strategy, oracle, rounds, batch, noise_sd, r, flat_margin, options,
+                                   seed_effect_sd))
             truths.append(oracle.truth)
     return {"landscape": name, "strategy": strategy, "rounds": rounds, "batch": batch, "runs": rounds * batch,
             **judge(outcomes, truths)}
 
 
 def run_bench(table: pd.DataFrame, landscapes: list[str], strategies: list[str], budgets: list[tuple[int, int]],
-              replays: int, flat_margin: float, options: dict | None = None, workers: int = 1) -> pd.DataFrame:
-    """Every cell, random search also at twice each budget; one row per cell (``judge``'s figures)."""
+              replays: int, flat_margin: float, options: dict | None = None, workers: int = 1,
+              truth: str = "held-out") -> pd.DataFrame:
+    """Every cell, random search also at twice each budget; one row per cell (``judge``'s figures).
+    truth: how the table landscape's truth is made (``wrl.search.landscapes.TRUTHS``)."""
     for name in landscapes:
         if name not in LANDSCAPES:
             raise ValueError(f"bench search: unknown landscape {name!r}; one of {', '.join(LANDSCAPES)}")
@@ -57,9 +63,9 @@ def run_bench(table: pd.DataFrame, landscapes: list[str], strategies: list[str],
     jobs = []
     for name in landscapes:
         for rounds, batch in budgets:
-            jobs += [(table, name, s, rounds, batch, replays, flat_margin, options) for s in strategies]
+            jobs += [(table, truth, name, s, rounds, batch, replays, flat_margin, options) for s in strategies]
             if "random" in strategies:
-                jobs.append((table, name, "random", 2 * rounds, batch, replays, flat_margin, options))
+                jobs.append((table, truth, name, "random", 2 * rounds, batch, replays, flat_margin, options))
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             rows = list(pool.map(_cell, jobs))
@@ -86,7 +92,8 @@ def summary_lines(results: pd.DataFrame, default: str = "position") -> list[str]
         ratio = o["regret"] / r["regret"] if r["regret"] > 0 else float("nan")
         twice_top5 = f"{twice.iloc[0]['p_top5']:.2f}" if len(twice) else "n/a"
         lines.append(f"summary: {name}, {runs} runs: regret {o['regret']:.3f} vs random {r['regret']:.3f} "
-                     f"(ratio {ratio:.2f}, goal <= 0.5); P(top 5) {o['p_top5']:.2f} vs random at {2 * runs} runs "
+                     f"(ratio {ratio:.2f}, goal <= 0.5); gain over an average workflow {o['gain']:.3f} vs random "
+                     f"{r['gain']:.3f}; P(top 5) {o['p_top5']:.2f} vs random at {2 * runs} runs "
                      f"{twice_top5}; claimed P(best) {o['p_best_claimed']:.2f} vs hit {o['p_best_hit']:.2f} "
                      f"(worst bin {o['calibration']:.2f}); 90% set coverage {o['coverage']:.2f}, "
                      f"{o['set_size']:.0f} workflows; says flat {o['said_flat']:.0%}")

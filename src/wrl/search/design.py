@@ -121,7 +121,8 @@ def replicate_leaders(post: Posterior, batch: int, max_repeats: int = MAX_REPEAT
 def position_batch(round_: int, rounds: int, indices: np.ndarray, scores: np.ndarray,
                    score_se: np.ndarray | None, batch: int, noise_sd: float, seed: int, design_seed: int,
                    design_runs: int, replicate_rounds: int = 1, flat_margin: float = 0.5,
-                   max_repeats: int = MAX_REPEATS) -> tuple[list[int], Posterior | None, str]:
+                   max_repeats: int = MAX_REPEATS, seed_effect_sd: float = 0.0
+                   ) -> tuple[list[int], Posterior | None, str]:
     """Round ``round_`` (of ``rounds``)'s picks from the finite scores observed so far.
 
     indices: int[n] workflow indices, scores, score_se: float[n] (n = 0 in round 0);
@@ -130,14 +131,15 @@ def position_batch(round_: int, rounds: int, indices: np.ndarray, scores: np.nda
     rounds (``design_sequence``; the first round always is one); replicate_rounds: the last
     this many rounds (never the first) replicate the leaders, design or not; flat_margin:
     score points (a later round whose posterior calls the field flat confirms the evaluated
-    leaders). Returns (picks, the posterior they were chosen from or None, method):
+    leaders); seed_effect_sd: the shared seed offset's sd (``wrl.search.positions.posterior``). Returns (picks, the posterior they were chosen from or None, method):
     "covering", "thompson", "replicate" or "confirm".
     """
     rng = np.random.default_rng(seed)
     replicate = round_ >= rounds - replicate_rounds and round_ > 0
     if round_ == 0 or (round_ * batch < design_runs and not replicate):
         return design_sequence(design_seed, (round_ + 1) * batch)[round_ * batch:], None, "covering"
-    post = posterior(indices, scores, score_se, noise_sd, seed=seed, draws=max(THOMPSON_DRAWS, batch))
+    post = posterior(indices, scores, score_se, noise_sd, seed=seed, draws=max(THOMPSON_DRAWS, batch),
+                     seed_effect_sd=seed_effect_sd)
     if post.p_flat(flat_margin) >= 0.5:
         return replicate_leaders(post, batch, max_repeats, evaluated_first=True), post, "confirm"
     if replicate:

@@ -1,15 +1,20 @@
 """Where a replayed search gets its scores: a table of real runs, or synthetic landscapes fitted to it.
 
-An *oracle* answers "train workflow w once" with (score, score_se) and knows the truth
-(``truth``: float[120], each workflow's true mean score) that a search's answer is judged
-against.
+An *oracle* answers "train workflow w once more" with (score, score_se) and knows the
+truth (``truth``: float[120], each workflow's true mean score) that a search's answer is
+judged against. As in the pipeline, the j-th run of every workflow is at the same seed
+(``train.seed + j``), and a seed moves every workflow together (``crossed_components``).
 
-- ``TableOracle``: the runs of ``dev/exhaustive.py`` (every workflow at k seeds). Each
-  evaluation of a workflow draws one of its seeds not yet used in this replay; the truth is
-  the mean over all k seeds.
-- ``SyntheticOracle``: a truth vector plus Gaussian seed noise of a given sd. ``fit_landscape``
-  fits one to a table (position effects + residual + seed noise at the measured sds);
-  ``synthetic_landscapes`` gives the fitted one, a flat one and the needle of issue 20.
+- ``TableOracle``: the runs of ``dev/exhaustive.py`` (every workflow at the same k seeds).
+  Each replay orders the k seeds at random, the same order for every workflow: the j-th
+  evaluation of a workflow is its run at the j-th seed. With ``truth="held-out"`` (the
+  default) a search draws from the first half of that order and the truth is the mean of
+  the other half, so a workflow the search replicated is not judged on the very runs it
+  was chosen by; with ``truth="all"`` it draws from all k and the truth is their mean.
+- ``SyntheticOracle``: a truth vector, a shared offset per seed (sd ``seed_effect_sd``) and
+  Gaussian run noise of sd ``seed_sd``. ``fit_landscape`` fits one to a table (position
+  effects + residual, the measured seed effect and noise); ``synthetic_landscapes`` gives
+  the fitted one, a flat one and the needle of issue 20.
 """
 from __future__ import annotations
 
@@ -19,74 +24,97 @@ import numpy as np
 import pandas as pd
 
 from wrl.search.positions import POSITIONS
-from wrl.search.ranking import variance_components
+from wrl.search.ranking import crossed_components
 from wrl.workflow import NUM_WORKFLOWS, parse_workflow, workflow_from_index
 
 #: the needle of issue 20: orders ending user,defender score this much more (old learner)
 NEEDLE = {"gain": 2.5, "residual_sd": 0.3, "seed_sd": 0.8}
+#: how a table oracle's truth is made: from the seeds a search may not draw, or from all
+TRUTHS = ("held-out", "all")
 
 
 class TableOracle:
-    """Scores drawn from a table of runs: each evaluation of a workflow uses one of its unused seeds.
+    """Scores drawn from a table of runs: the j-th evaluation of a workflow is its run at the j-th seed.
 
-    table: one row per run with columns index (0..119), seed, score, score_se, and every
-    workflow at the same number of seeds. rng: orders each workflow's seeds for this replay.
+    table: one row per run with columns index (0..119), seed, score, score_se, every
+    workflow at the same seeds. rng: orders the seeds for this replay (one order for all
+    workflows; None: the table's own order, lowest seed first, as the pipeline runs them). truth: ``"held-out"`` (draw from the first half of the order, judge by the
+    mean of the second; needs >= 2 seeds) or ``"all"`` (draw from all, judge by their mean).
+    ``seeds`` is the most runs of one workflow a search may draw.
     """
 
-    def __init__(self, table: pd.DataFrame, rng: np.random.Generator):
+    def __init__(self, table: pd.DataFrame, rng: np.random.Generator | None, truth: str = "held-out"):
+        if truth not in TRUTHS:
+            raise ValueError(f"TableOracle: truth {truth!r}; one of {', '.join(TRUTHS)}")
         runs = table.sort_values(["index", "seed"])
-        counts = runs.groupby("index").size()
-        if len(counts) != NUM_WORKFLOWS or counts.nunique() != 1:
-            raise ValueError(f"TableOracle: the table needs all {NUM_WORKFLOWS} workflows at the same number of "
-                             f"seeds; it has {len(counts)} workflows at {sorted(counts.unique())} seeds")
-        self.seeds = int(counts.iloc[0])
-        self.scores = runs["score"].to_numpy().reshape(NUM_WORKFLOWS, self.seeds)
-        self.score_se = runs["score_se"].to_numpy().reshape(NUM_WORKFLOWS, self.seeds)
-        self.truth = self.scores.mean(axis=1)
-        self.order = np.argsort(rng.random((NUM_WORKFLOWS, self.seeds)), axis=1)
+        counts = runs.groupby("index")["seed"].agg(["size", lambda s: tuple(s)])
+        if len(counts) != NUM_WORKFLOWS or counts.iloc[:, 1].nunique() != 1:
+            raise ValueError(f"TableOracle: the table needs all {NUM_WORKFLOWS} workflows at the same seeds; it has "
+                             f"{len(counts)} workflows at {sorted(counts['size'].unique())} seeds")
+        k = int(counts["size"].iloc[0])
+        if truth == "held-out" and k < 2:
+            raise ValueError("TableOracle: a held-out truth needs at least 2 seeds per workflow; use truth 'all'")
+        self.scores = runs["score"].to_numpy().reshape(NUM_WORKFLOWS, k)
+        self.score_se = runs["score_se"].to_numpy().reshape(NUM_WORKFLOWS, k)
+        self.order = np.arange(k) if rng is None else rng.permutation(k)
+        self.seeds = k // 2 if truth == "held-out" else k
+        judged = self.order[self.seeds:] if truth == "held-out" else self.order
+        self.truth = self.scores[:, judged].mean(axis=1)
         self.used = np.zeros(NUM_WORKFLOWS, np.int64)
 
     def draw(self, w: int) -> tuple[float, float]:
-        """(score, score_se) of workflow ``w``'s next unused seed."""
+        """(score, score_se) of workflow ``w`` at its next seed."""
         if self.used[w] >= self.seeds:
-            raise ValueError(f"TableOracle: workflow {w} asked for a run beyond its {self.seeds} seeds")
-        j = self.order[w, self.used[w]]
+            raise ValueError(f"TableOracle: workflow {w} asked for a run beyond its {self.seeds} seeds; "
+                             f"use a table with more seeds (dev/exhaustive.py --seeds) or fewer replicates")
+        j = self.order[self.used[w]]
         self.used[w] += 1
         return float(self.scores[w, j]), float(self.score_se[w, j])
 
 
 @dataclass
 class SyntheticOracle:
-    """A landscape ``truth`` float[120] observed with Gaussian noise of sd ``seed_sd`` (score units)."""
+    """A landscape ``truth`` float[120]; the j-th run of any workflow adds the j-th seed's
+    offset (sd ``seed_effect_sd``, drawn once per oracle) and its own noise (sd ``seed_sd``)."""
 
     truth: np.ndarray
     seed_sd: float
     rng: np.random.Generator
+    seed_effect_sd: float = 0.0
     seeds: int = 1_000_000  # no cap on replicates
 
+    def __post_init__(self):
+        self.offsets: list[float] = []
+        self.used = np.zeros(NUM_WORKFLOWS, np.int64)
+
     def draw(self, w: int) -> tuple[float, float]:
-        """(score, NaN): one noisy run of workflow ``w``."""
-        return float(self.truth[w] + self.seed_sd * self.rng.standard_normal()), float("nan")
+        """(score, NaN): one noisy run of workflow ``w`` at its next seed."""
+        j = int(self.used[w])
+        self.used[w] += 1
+        while len(self.offsets) <= j:
+            self.offsets.append(self.seed_effect_sd * float(self.rng.standard_normal()))
+        return float(self.truth[w] + self.offsets[j] + self.seed_sd * self.rng.standard_normal()), float("nan")
 
 
 def fit_landscape(table: pd.DataFrame) -> dict:
-    """Fit position effects + residual + seed noise to a table of runs (columns index, workflow, score).
+    """Fit position effects + residual + seed effect + noise to a table of runs (columns index,
+    workflow, seed, score; every workflow at the same seeds).
 
-    The workflow means are regressed on the (position, type) one-hot by least squares;
-    the residual variance is the residual mean square less the seed noise's share
-    (seed variance / k), floored at 0. Returns grand (mean score), fitted float[120] (the
-    position part, grand included), residual_sd, seed_sd (sqrt of the within-workflow
-    mean square) and k (seeds per workflow).
+    The workflow means are regressed on the (position, type) one-hot by least squares; the
+    residual variance is the residual mean square less the noise's share (residual
+    variance of ``crossed_components`` / k), floored at 0. Returns grand (mean score),
+    fitted float[120] (the position part, grand included), residual_sd, seed_sd (one run's
+    noise at a given seed: ``sd_residual``), seed_effect_sd (``sd_seed``) and k (seeds).
     """
-    v = variance_components(table)
+    v = crossed_components(table)
     means = table.groupby("index")["score"].mean().reindex(range(NUM_WORKFLOWS)).to_numpy()
     grand = float(means.mean())
     coef, *_ = np.linalg.lstsq(POSITIONS, means - grand, rcond=None)
     fitted = grand + POSITIONS @ coef
     rank = np.linalg.matrix_rank(POSITIONS)
     resid_ms = float(((means - fitted) ** 2).sum() / (NUM_WORKFLOWS - rank))
-    return {"grand": grand, "fitted": fitted, "seed_sd": v["seed_sd"], "k": v["k"],
-            "residual_sd": float(np.sqrt(max(resid_ms - v["var_within"] / v["k"], 0.0)))}
+    return {"grand": grand, "fitted": fitted, "seed_sd": v["sd_residual"], "seed_effect_sd": v["sd_seed"],
+            "k": v["seeds"], "residual_sd": float(np.sqrt(max(resid_ms - v["sd_residual"] ** 2 / v["seeds"], 0.0)))}
 
 
 def needle_truth(base: float = 0.0) -> np.ndarray:
@@ -99,14 +127,16 @@ def needle_truth(base: float = 0.0) -> np.ndarray:
 def synthetic_landscapes(fit: dict) -> dict:
     """name -> function(rng) -> SyntheticOracle, a fresh landscape per replay.
 
-    ``fitted``: the table's position effects + a fresh residual at its sd, noise at its seed
-    sd; ``flat``: every workflow at the grand mean, the same noise; ``needle``: issue 20's
-    rough simulation (six orders ending user,defender at +2.5, residual sd 0.3, noise 0.8).
+    ``fitted``: the table's position effects + a fresh residual at its sd, its seed effect
+    and noise; ``flat``: every workflow at the grand mean, the same seed effect and noise;
+    ``needle``: issue 20's rough simulation (six orders ending user,defender at +2.5,
+    residual sd 0.3, noise 0.8, no seed effect).
     """
+    seeds = {"seed_sd": fit["seed_sd"], "seed_effect_sd": fit["seed_effect_sd"]}
     return {
         "fitted": lambda rng: SyntheticOracle(fit["fitted"] + fit["residual_sd"] * rng.standard_normal(NUM_WORKFLOWS),
-                                              fit["seed_sd"], rng),
-        "flat": lambda rng: SyntheticOracle(np.full(NUM_WORKFLOWS, fit["grand"]), fit["seed_sd"], rng),
+                                              rng=rng, **seeds),
+        "flat": lambda rng: SyntheticOracle(np.full(NUM_WORKFLOWS, fit["grand"]), rng=rng, **seeds),
         "needle": lambda rng: SyntheticOracle(needle_truth(fit["grand"]) + NEEDLE["residual_sd"]
                                               * rng.standard_normal(NUM_WORKFLOWS), NEEDLE["seed_sd"], rng),
     }

@@ -13,7 +13,12 @@ types] + s_r^2 * [same workflow]``. The end pairs are the one interaction ever m
 here: the previous learner's six orders ending ``user,defender`` scored 2.6 above the rest
 (docs/pipeline.md), an effect additive positions cannot carry to the orders that share it.
 An observation is f(w) plus noise of *given* variance ``max(noise_sd, score_se)^2``
-(``wrl.search.gp.noise_variances``): the measured seed-to-seed sd of a score is never fitted.
+(``wrl.search.gp.noise_variances``) plus the effect of the seed it was trained at: the
+j-th run of every workflow is at the same seed (``train.seed + j``), and a seed moves every
+workflow together, by an offset of *given* sd ``seed_effect_sd`` (measured on the
+exhaustive table, ``wrl.search.ranking.crossed_components``). So two workflows' first
+runs compare without it, while a replicated workflow's mean is read net of its seeds'
+offsets. Neither sd is ever fitted.
 
 The hyperparameters (s_p, s_e, s_r) are not point-estimated (a maximum-likelihood fit on a
 dozen noisy scores collapses to zero and then claims certainty): they are integrated over
@@ -29,6 +34,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import logsumexp
 
@@ -108,20 +114,28 @@ def prior_cov(scales, rows=slice(None), cols=slice(None)) -> np.ndarray:
     return cov
 
 
-def _log_ml(scales, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray) -> float:
-    """Log marginal likelihood of the centred scores ``resid`` float[n] at hyperparameters ``scales``."""
-    chol = cho_factor(prior_cov(scales, idx, idx) + np.diag(noise_var), lower=True)
+def repeat_numbers(indices: np.ndarray) -> np.ndarray:
+    """int[n]: how many runs of the same workflow come before each run (its seed is ``train.seed`` + this)."""
+    idx = np.asarray(indices, dtype=np.int64)
+    return pd.Series(idx).groupby(idx).cumcount().to_numpy()
+
+
+def _log_ml(scales, idx: np.ndarray, resid: np.ndarray, noise_cov: np.ndarray) -> float:
+    """Log marginal likelihood of the centred scores ``resid`` float[n] at hyperparameters ``scales``;
+    noise_cov: float[n, n], the runs' noise and seed effects."""
+    chol = cho_factor(prior_cov(scales, idx, idx) + noise_cov, lower=True)
     return float(-0.5 * resid @ cho_solve(chol, resid) - np.log(np.diag(chol[0])).sum()
                  - 0.5 * len(idx) * np.log(2 * np.pi))
 
 
-def _condition(scales, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray,
+def _condition(scales, idx: np.ndarray, resid: np.ndarray, noise_sd: np.ndarray, seed_effect: np.ndarray,
                count: int, rng: np.random.Generator):
     """(mean float[120], variance float[120], draws float[count, 120]) of the centred scores given
-    the data, at hyperparameters ``scales``. Draws by pathwise conditioning: a prior draw
-    (built from the model's parts, no factorisation of the 120 x 120) plus a draw of the
-    noise, corrected through the n x n system."""
-    chol = cho_factor(prior_cov(scales, idx, idx) + np.diag(noise_var), lower=True)
+    the data, at hyperparameters ``scales``; noise_sd: float[n] each run's own noise sd;
+    seed_effect: float[n, seeds], each run's seed one-hot times the seed effect's sd. Draws by
+    pathwise conditioning: a prior draw (built from the model's parts, no factorisation of
+    the 120 x 120) plus a draw of the noise, corrected through the n x n system."""
+    chol = cho_factor(prior_cov(scales, idx, idx) + np.diag(noise_sd**2) + seed_effect @ seed_effect.T, lower=True)
     cross = prior_cov(scales, slice(None), idx)  # [120, n]
     gain = cho_solve(chol, cross.T)  # [n, 120]
     mean = resid @ gain
@@ -131,33 +145,40 @@ def _condition(scales, idx: np.ndarray, resid: np.ndarray, noise_var: np.ndarray
     prior = PRIOR_MEAN_SD * rng.standard_normal((count, 1)) + scales[-1] * rng.standard_normal((count, NUM_WORKFLOWS))
     for s, f in zip(scales[:-1], COMPONENTS):
         prior = prior + s * rng.standard_normal((count, f.shape[1])) @ f.T
-    noise = np.sqrt(noise_var) * rng.standard_normal((count, len(idx)))
+    noise = noise_sd * rng.standard_normal((count, len(idx)))
+    if seed_effect.any():
+        noise = noise + rng.standard_normal((count, seed_effect.shape[1])) @ seed_effect.T
     return mean, var, prior + (resid - prior[:, idx] - noise) @ gain
 
 
 def posterior(indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray | None, noise_sd: float,
-              seed: int = 0, draws: int = POSTERIOR_DRAWS) -> Posterior:
+              seed: int = 0, draws: int = POSTERIOR_DRAWS, seed_effect_sd: float = 0.0) -> Posterior:
     """The position model's posterior given scores observed at workflow ``indices``.
 
-    indices: int[n] in 0..119 (repeats are replicates; n >= 1); scores: float[n];
-    score_se: float[n] or None; noise_sd: the measured seed-to-seed sd (the noise floor);
-    seed: seeds the draws. Returns a ``Posterior``.
+    indices: int[n] in 0..119, in the order run (a repeat is a replicate at the next seed,
+    ``repeat_numbers``; n >= 1); scores: float[n]; score_se: float[n] or None; noise_sd: the
+    measured sd of one run's score at a given seed (the noise floor); seed_effect_sd: the
+    measured sd of the offset a seed gives every workflow (score points); seed: seeds the
+    draws. Returns a ``Posterior``.
     """
     idx = np.asarray(indices, dtype=np.int64)
     y = np.asarray(scores, dtype=np.float64)
     if len(idx) == 0:
         raise ValueError("positions.posterior: no observation; the first round needs a design")
-    noise = noise_variances(score_se, len(idx), noise_sd)
+    own_sd = np.sqrt(noise_variances(score_se, len(idx), noise_sd))
+    repeats = repeat_numbers(idx)
+    seed_effect = seed_effect_sd * (repeats[:, None] == np.arange(repeats.max() + 1)[None, :])
+    noise_cov = np.diag(own_sd**2) + seed_effect @ seed_effect.T
     offset = float(y.mean())
     scales = np.array(list(itertools.product(SCALE_GRID, repeat=len(COMPONENTS) + 1))) * noise_sd
-    log_ml = np.array([_log_ml(sc, idx, y - offset, noise) for sc in scales])
+    log_ml = np.array([_log_ml(sc, idx, y - offset, noise_cov) for sc in scales])
     weights = np.exp(log_ml - logsumexp(log_ml))
     weights[weights < MIN_WEIGHT] = 0.0
     weights /= weights.sum()
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(draws, weights)
     kept = np.flatnonzero(weights)
-    fits = [_condition(scales[g], idx, y - offset, noise, counts[g], rng) for g in kept]
+    fits = [_condition(scales[g], idx, y - offset, own_sd, seed_effect, counts[g], rng) for g in kept]
     means = np.array([f[0] for f in fits])
     mean = weights[kept] @ means
     second = weights[kept] @ (np.array([f[1] for f in fits]) + (means - mean) ** 2)

@@ -122,7 +122,8 @@ def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se:
     if search_cfg.get("method", "gp_ucb") == "position":
         picks, post, method = position_batch(round_, int(search_cfg["rounds"]), indices, scores, score_se, batch,
                                              noise_sd, seed, int(search_cfg["seed"]), int(search_cfg["design_runs"]),
-                                             int(search_cfg["replicate_rounds"]), float(search_cfg["flat_margin"]))
+                                             int(search_cfg["replicate_rounds"]), float(search_cfg["flat_margin"]),
+                                             seed_effect_sd=float(search_cfg.get("seed_effect_sd", 0.0)))
         return picks, posterior_frame(post, picks), method
     if len(indices) == 0:
         picks = space_filling(batch, seed, set() if search_cfg["allow_repeats"] else set(evaluated))

@@ -51,16 +51,17 @@ def _best_single(indices: list[int], scores: list[float]) -> int:
 
 
 def replay(strategy: str, oracle, rounds: int, batch: int, noise_sd: float, seed: int,
-           flat_margin: float, options: dict | None = None) -> Outcome:
+           flat_margin: float, options: dict | None = None, seed_effect_sd: float = 0.0) -> Outcome:
     """Play ``strategy`` for ``rounds`` rounds of ``batch`` runs against ``oracle``.
 
     oracle: ``draw(w) -> (score, score_se)`` and ``seeds`` (the most runs of one
     workflow); noise_sd: the seed-to-seed sd the models are given; seed: the strategy's
     seed; flat_margin: the gain (score points) below which the position model calls the
-    field flat; options: the position design's design_runs and replicate_rounds (``position_batch``).
+    field flat; seed_effect_sd: the shared seed offset's sd the position model is given; options: the position design's design_runs and replicate_rounds (``position_batch``).
     gp_ucb and position pick through ``wrl.search.proposals.choose_batch``, as the pipeline does.
     """
     cfg = {"rounds": rounds, "batch": batch, "seed": seed, "noise_sd": noise_sd, "allow_repeats": False,
+           "seed_effect_sd": seed_effect_sd,
            "beta": {"delta": 0.1, "scale": 0.2}, "method": strategy, "design_runs": 20, "replicate_rounds": 1, "flat_margin": flat_margin,
            **(options or {})}
     rng = np.random.default_rng(seed)
@@ -81,7 +82,8 @@ def replay(strategy: str, oracle, rounds: int, batch: int, noise_sd: float, seed
             ys.append(score)
             ses.append(se)
     obs = pd.DataFrame({"index": idx, "score": ys, "score_se": ses})
-    found = verdict(obs, {"noise_sd": noise_sd, "flat_margin": flat_margin, "seed": seed}, draws=ANSWER_DRAWS)
+    found = verdict(obs, {"noise_sd": noise_sd, "seed_effect_sd": seed_effect_sd, "flat_margin": flat_margin,
+                          "seed": seed}, draws=ANSWER_DRAWS)
     if strategy == "position":
         return Outcome(found.answer, found.p_best, found.credible, found.flat, idx)
     answer = _best_single(idx, ys)
@@ -97,7 +99,9 @@ def judge(outcomes: list[Outcome], truths: list[np.ndarray], bins: int = 5) -> d
     """Score replays against their truths (float[120] each, same order as ``outcomes``).
 
     Returns p_top5 (answer among the 5 truly best), regret (mean of best truth minus the
-    answer's truth, score points), p_best_claimed (mean claimed P(best)), p_best_hit (how
+    answer's truth, score points), gain (mean of the answer's truth minus the mean truth of
+    all 120: how much better than an average workflow the answer is; a noisy truth inflates
+    the regret of every strategy alike, never this), p_best_claimed (mean claimed P(best)), p_best_hit (how
     often the answer was truly the best), calibration (the largest |claimed - hit| over
     ``bins`` equal-width bins of the claim holding >= 10% of the replays), coverage (how
     often the true best lay in the credible set; NaN if none claimed), set_size (its mean
@@ -117,6 +121,7 @@ def judge(outcomes: list[Outcome], truths: list[np.ndarray], bins: int = 5) -> d
     claims_set = all(len(s) for s in sets)
     return {"replays": len(outcomes), "p_top5": float(np.mean(rank < 5)),
             "regret": float(np.mean(truth[rows, best] - truth[rows, answers])),
+            "gain": float(np.mean(truth[rows, answers] - truth.mean(axis=1))),
             "p_best_claimed": float(claimed.mean()), "p_best_hit": float(hit.mean()),
             "calibration": float(max(gaps)) if gaps else float("nan"),
             "coverage": float(np.mean([b in s for b, s in zip(best, sets)])) if claims_set else float("nan"),

@@ -46,13 +46,15 @@ def posterior_table(post: Posterior) -> pd.DataFrame:
 def verdict(obs: pd.DataFrame, search_cfg: dict, draws: int = POSTERIOR_DRAWS) -> Verdict:
     """The verdict on observations with columns index, score, score_se (finite scores only).
 
-    search_cfg: the config's search section (noise_sd, flat_margin, seed); draws: posterior
-    draws behind P(best), the credible set and P(flat).
+    search_cfg: the config's search section (noise_sd, seed_effect_sd, flat_margin, seed);
+    draws: posterior draws behind P(best), the credible set and P(flat). The rows must be in
+    the order run (a workflow's j-th row is its run at seed ``train.seed + j``).
     """
     if obs.empty:
         raise ValueError("verdict: no candidate has a finite score; check the train logs")
     post = posterior(obs["index"].to_numpy(), obs["score"].to_numpy(), obs["score_se"].to_numpy(),
-                     float(search_cfg["noise_sd"]), seed=int(search_cfg["seed"]), draws=draws)
+                     float(search_cfg["noise_sd"]), seed=int(search_cfg["seed"]), draws=draws,
+                     seed_effect_sd=float(search_cfg.get("seed_effect_sd", 0.0)))
     answer, margin = post.answer(), float(search_cfg["flat_margin"])
     p_flat = post.p_flat(margin)
     return Verdict(answer=answer, p_best=float(post.p_best[answer]), credible=post.credible_set(CREDIBLE_LEVEL),
