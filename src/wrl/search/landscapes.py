@@ -38,8 +38,9 @@ class TableOracle:
 
     table: one row per run with columns index (0..119), seed, score, score_se, every
     workflow at the same seeds. rng: orders the seeds for this replay (one order for all
-    workflows; None: the table's own order, lowest seed first, as the pipeline runs them). truth: ``"held-out"`` (draw from the first half of the order, judge by the
-    mean of the second; needs >= 2 seeds) or ``"all"`` (draw from all, judge by their mean).
+    workflows; None: the table's own order, lowest seed first, as the pipeline runs them).
+    truth: ``"held-out"`` (draw from the first half of the order, judge by the mean of the
+    second; needs >= 2 seeds) or ``"all"`` (draw from all, judge by their mean).
     ``seeds`` is the most runs of one workflow a search may draw.
     """
 
@@ -47,11 +48,11 @@ class TableOracle:
         if truth not in TRUTHS:
             raise ValueError(f"TableOracle: truth {truth!r}; one of {', '.join(TRUTHS)}")
         runs = table.sort_values(["index", "seed"])
-        counts = runs.groupby("index")["seed"].agg(["size", lambda s: tuple(s)])
-        if len(counts) != NUM_WORKFLOWS or counts.iloc[:, 1].nunique() != 1:
+        seeds = runs.groupby("index")["seed"].apply(tuple)
+        if len(seeds) != NUM_WORKFLOWS or seeds.nunique() != 1:
             raise ValueError(f"TableOracle: the table needs all {NUM_WORKFLOWS} workflows at the same seeds; it has "
-                             f"{len(counts)} workflows at {sorted(counts['size'].unique())} seeds")
-        k = int(counts["size"].iloc[0])
+                             f"{len(seeds)} workflows at {sorted(seeds.map(len).unique())} seeds")
+        k = len(seeds.iloc[0])
         if truth == "held-out" and k < 2:
             raise ValueError("TableOracle: a held-out truth needs at least 2 seeds per workflow; use truth 'all'")
         self.scores = runs["score"].to_numpy().reshape(NUM_WORKFLOWS, k)
