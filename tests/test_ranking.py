@@ -42,7 +42,8 @@ def test_crossed_components_separate_a_shared_seed_effect_from_the_workflows():
     flat = pd.DataFrame([{"workflow": f"w{i}", "seed": s, "score": seeds[s] + rng.normal(0, noise)}
                          for i in range(200) for s in range(8)])
     out = crossed_components(flat)
-    assert out["sd_residual"] == pytest.approx(noise, rel=0.05) and out["sd_seed"] == pytest.approx(seeds.std(ddof=1), rel=0.1)
+    assert out["sd_residual"] == pytest.approx(noise, rel=0.05)
+    assert out["sd_seed"] == pytest.approx(seeds.std(ddof=1), rel=0.1)
     assert out["p_workflow"] > 0.01 and out["sd_between_upper"] < 0.1
     assert variance_components(flat)["seed_sd"] > 0.9  # one-way, the seed effect passes for noise
     effects = rng.normal(0, 0.5, 200)

@@ -131,8 +131,9 @@ def position_batch(round_: int, rounds: int, indices: np.ndarray, scores: np.nda
     rounds (``design_sequence``; the first round always is one); replicate_rounds: the last
     this many rounds (never the first) replicate the leaders, design or not; flat_margin:
     score points (a later round whose posterior calls the field flat confirms the evaluated
-    leaders); seed_effect_sd: the shared seed offset's sd (``wrl.search.positions.posterior``). Returns (picks, the posterior they were chosen from or None, method):
-    "covering", "thompson", "replicate" or "confirm".
+    leaders); seed_effect_sd: the shared seed offset's sd (``wrl.search.positions.posterior``).
+    Returns (picks, the posterior they were chosen from or None, method): "covering",
+    "thompson", "replicate" or "confirm".
     """
     rng = np.random.default_rng(seed)
     replicate = round_ >= rounds - replicate_rounds and round_ > 0
