@@ -249,7 +249,7 @@ rule answer:
     params:
         search=config["search"],
         template=str(Path(workflow.basedir) / "workflow" / "report" / "workflow.rst"),
-        red=config["train"]["red"],
+        train=config["train"],
         backend=config["evaluate"]["backend"],
     log:
         "results/logs/answer.log",

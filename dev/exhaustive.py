@@ -7,7 +7,7 @@ Usage: .venv/bin/python dev/exhaustive.py [--config config.yaml] [--out results/
        [--table docs/data/exhaustive.parquet]
 Writes OUT/wf_{index}_s{seed}/ (as a pipeline candidate, fine-tuned from the base policy
 like the pipeline's candidates when --init-policy is given), OUT/runs.csv (one row per
-run, with the per-red scores; also to --table as Parquet), OUT/ranking.csv (per workflow: mean over seeds, best first),
+run, with the per-red scores, score_by and the training score; also to --table as Parquet), OUT/ranking.csv (per workflow: mean over seeds, best first),
 OUT/position_effects.csv (``wrl.search.ranking.position_effects``) and prints the
 between- and within-workflow variance and the intraclass correlation
 (``wrl.search.ranking``). Rerunning skips finished runs. Each --compare file (a pipeline run's
@@ -61,7 +61,10 @@ def main() -> None:
             rows.append({"index": i, "workflow": score["workflow"], "seed": seed, "score": score["score"],
                          "score_se": score["score_se"],
                          **{f"score_{red}": s for red, s in score["scores_by_red"].items()},
-                         "compliance": score["compliance"], "wall_s": score["wall_s"]})
+                         "compliance": score["compliance"], "wall_s": score["wall_s"],
+                         "score_by": score.get("score_by", "training"),
+                         "training_score": score.get("training_score", score["score"]),
+                         "training_score_se": score.get("training_score_se", score["score_se"])})
             print(f"{i:3d} s{seed} {score['workflow']:45s} {score['score']:9.2f}", flush=True)
     if shards > 1:
         return
@@ -77,10 +80,13 @@ def main() -> None:
         print(f"variance: between {v['var_between']:.2f}, within {v['var_within']:.2f} "
               f"(seed sd {v['seed_sd']:.2f}); ICC(1) = {v['icc']:.3f} over {v['workflows']} workflows x {v['k']} seeds; "
               f"F = {v['f_stat']:.2f}, p = {v['p_value']:.2g}")
-        c = crossed_components(runs)
-        print(f"workflow x seed: seed effect sd {c['sd_seed']:.3f} (F = {c['f_seed']:.1f}, p = {c['p_seed']:.2g}), "
-              f"residual sd {c['sd_residual']:.3f}; workflows F = {c['f_workflow']:.2f}, p = {c['p_workflow']:.2g}, "
-              f"true-mean sd {c['sd_between']:.3f} (95% upper bound {c['sd_between_upper']:.3f})")
+        for name, column in (("score", "score"), ("training score", "training_score")):
+            c = crossed_components(runs.drop(columns="score").rename(columns={column: "score"})
+                                   if column != "score" else runs)
+            print(f"workflow x seed, {name}: seed effect sd {c['sd_seed']:.3f} (F = {c['f_seed']:.1f}, "
+                  f"p = {c['p_seed']:.2g}), residual sd {c['sd_residual']:.3f}; workflows F = {c['f_workflow']:.2f}, "
+                  f"p = {c['p_workflow']:.2g}, true-mean sd {c['sd_between']:.3f} "
+                  f"(95% upper bound {c['sd_between_upper']:.3f})")
     effects = position_effects(runs)
     atomic_write(Path(args.out) / "position_effects.csv", lambda tmp: effects.to_csv(tmp, index=False))
     print("mean score by each unit type's position (1 = highest priority):")

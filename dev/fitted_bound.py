@@ -1,6 +1,6 @@
 """How low can regret go on the fitted landscape? Learners that know its true model form.
 
-Usage: .venv/bin/python dev/fitted_bound.py [--table docs/data/exhaustive_8seeds.parquet] [--replays 2000]
+Usage: .venv/bin/python dev/fitted_bound.py [--table docs/data/exhaustive_heldout.parquet] [--replays 2000]
        [--learners balanced,adaptive] [--budgets 40,80,160,240,480]
 
 The fitted landscape of ``wrl bench search`` is the table's position effects (25 of them)
@@ -111,7 +111,7 @@ def adaptive_regret(truth: np.ndarray, sd: float, effect_sd: float, n: int, rng:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", default="docs/data/exhaustive_8seeds.parquet")
+    parser.add_argument("--table", default="docs/data/exhaustive_heldout.parquet")
     parser.add_argument("--replays", type=int, default=2000)
     parser.add_argument("--learners", default="balanced,adaptive")
     parser.add_argument("--budgets", default="40,80,160,240,480")

@@ -1,6 +1,6 @@
 """Do two search seeds name answers that lie in each other's credible top set? (issue 20, item 6)
 
-Usage: .venv/bin/python dev/seed_pairs.py [--table docs/data/exhaustive_8seeds.parquet] [--seeds 40]
+Usage: .venv/bin/python dev/seed_pairs.py [--table docs/data/exhaustive_heldout.parquet] [--seeds 40]
        [--config config.yaml]
 
 Replays the config's search (``wrl.search.replay``, the pipeline's picks and verdict, the
@@ -23,13 +23,14 @@ from wrl.search.replay import replay
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", default="docs/data/exhaustive_8seeds.parquet")
+    parser.add_argument("--table", default="docs/data/exhaustive_heldout.parquet")
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--config", default=None)
     args = parser.parse_args()
     table = pd.read_parquet(args.table)
     cfg = load_search_section(args.config)
-    options = {"design_runs": cfg["design_runs"], "replicate_rounds": cfg["replicate_rounds"]}
+    options = {"design_runs": cfg["design_runs"], "replicate_rounds": cfg["replicate_rounds"],
+               "max_repeats": cfg["max_repeats"]}
     found = [replay("position", TableOracle(table, None, truth="all"), cfg["rounds"], cfg["batch"],
                     cfg["noise_sd"], seed, cfg["flat_margin"], options, cfg["seed_effect_sd"])
              for seed in range(args.seeds)]

@@ -10,6 +10,7 @@ from wrl.report.answer import answer_text
 from wrl.workflow import ALL_WORKFLOWS, format_workflow
 
 CFG = {"noise_sd": 0.25, "flat_margin": 0.5, "seed": 0, "method": "position"}
+TRAIN = {"red": "b_line:0.5,meander:0.5", "score": {"by": "heldout", "episodes": 1000}}
 
 
 def _runs(tmp_path, score_of, n=32, seed=0):
@@ -32,16 +33,17 @@ def _runs(tmp_path, score_of, n=32, seed=0):
 
 def test_a_flat_field_is_called_flat(tmp_path):
     paths = _runs(tmp_path, lambda w: -15.0)
-    text = answer_text(paths, CFG, tmp_path / "leaderboard.csv", "mix", "cyborg", tmp_path / "plain.json")
+    text = answer_text(paths, CFG, tmp_path / "leaderboard.csv", TRAIN, "cyborg", tmp_path / "plain.json")
     assert "**The field is flat:**" in text and "P(it is the best of the 120)" in text
     assert "Credible top set" in text and '"meander"' in text and "Position effects" in text
     assert "plain PPO (no workflow input" in text and "over the same 1 cell(s): +1.00" in text
     assert "never the best single run" in text
+    assert "greedy return on 1000 held-out numba episodes per red, weighted by the mixture b_line:0.5" in text
 
 
 def test_a_strong_position_effect_is_found_and_not_called_flat(tmp_path):
     paths = _runs(tmp_path, lambda w: -15.0 + 2.0 * (w[-1] == "defender"))
-    text = answer_text(paths, CFG, tmp_path / "leaderboard.csv", "mix", "cyborg", tmp_path / "plain.json")
+    text = answer_text(paths, CFG, tmp_path / "leaderboard.csv", TRAIN, "cyborg", tmp_path / "plain.json")
     assert "The field is not flat" in text and "The field is flat" not in text
     best = text.split("**Best workflow: ")[1].split(" (")[0]
     assert best.endswith(",defender") and "the place of **defender** matters most" in text

@@ -190,3 +190,19 @@ def test_fit_landscape_recovers_position_effects_and_noise():
     gap = fit["fitted"][LAST_DEFENDER].mean() - fit["fitted"][~LAST_DEFENDER].mean()
     assert gap == pytest.approx(1.0, abs=0.1) and fit["seed_sd"] == pytest.approx(0.3, abs=0.03)
     assert fit["residual_sd"] < 0.1
+
+
+def test_a_replay_never_asks_a_table_for_more_runs_of_a_workflow_than_it_holds():
+    """On a 4-seed table with a held-out truth a search may run a workflow twice: the
+    design's max_repeats is capped there, even with every late round replicating leaders."""
+    from wrl.search.landscapes import TableOracle
+    from wrl.search.replay import replay
+
+    rng = np.random.default_rng(1)
+    runs = pd.DataFrame([{"index": i, "seed": s, "score": 0.02 * (i % 7) + 0.3 * rng.standard_normal(),
+                          "score_se": 0.05} for i in range(NUM_WORKFLOWS) for s in range(4)])
+    oracle = TableOracle(runs, np.random.default_rng(0))
+    out = replay("position", oracle, rounds=8, batch=4, noise_sd=0.3, seed=0, flat_margin=0.5,
+                 options={"design_runs": 20, "replicate_rounds": 3, "max_repeats": 4})
+    runs_of = np.bincount(out.picks, minlength=NUM_WORKFLOWS)
+    assert len(out.picks) == 32 and runs_of.max() == 2

@@ -17,6 +17,7 @@ from wrl.cli import main
 from wrl.errors import UsageError
 from wrl.rl.model import load_policy
 from wrl.run.config import validate_train_config
+from wrl.run.heldout import heldout_returns, heldout_score
 from wrl.run.train import EPISODE_SCHEMA, UPDATE_SCHEMA, CandidateRun, pool_seed, train_candidate
 
 # DESIGN.md: the numba simulator is the training backend; the real CybORG until it exists.
@@ -89,6 +90,30 @@ def test_rollout_pairs_each_action_with_its_own_state_and_never_mixes_episodes(t
         assert run.book.episodes_done == 8 and run.book.env_episode.tolist() == [2, 2, 2, 2]
     finally:
         run.close()
+
+
+def test_heldout_score_is_the_kept_policys_greedy_return_and_leaves_training_alone(tmp_path):
+    """score.by heldout scores policy.pt on its own held-out seeds; the training is the same."""
+    cfg = SMALL | {"red": "b_line:0.5,meander:0.5", "select": {"every_updates": 1, "episodes": 4}}
+    by_training = train_candidate(cfg, WF, tmp_path / "t", threads=1)
+    by_heldout = train_candidate(cfg | {"score": {"by": "heldout", "episodes": 6}}, WF, tmp_path / "h", threads=1)
+    assert by_training["score_by"] == "training" and by_heldout["score_by"] == "heldout"
+    assert by_training["training_score"] == by_training["score"]
+    assert (by_heldout["training_score"], by_heldout["training_score_se"]) == (
+        by_training["score"], by_training["score_se"])
+    for a, b in zip(load_policy(tmp_path / "t" / "policy.pt").parameters(),
+                    load_policy(tmp_path / "h" / "policy.pt").parameters()):
+        assert torch.equal(a, b)
+    kept = load_policy(tmp_path / "h" / "policy.pt")
+    again = heldout_score(kept, validate_train_config(cfg), 6)
+    assert by_heldout["score"] == pytest.approx(again["score"])
+    assert by_heldout["scores_by_red"] == pytest.approx(again["scores_by_red"])
+    by_red = by_heldout["scores_by_red"]
+    assert by_heldout["score"] == pytest.approx(0.5 * by_red["b_line"] + 0.5 * by_red["meander"])
+    se = by_heldout["score_se_by_red"]
+    assert by_heldout["score_se"] == pytest.approx(0.5 * np.hypot(se["b_line"], se["meander"]))
+    # the selection's check and the score use different seeds
+    assert heldout_returns(kept, validate_train_config(cfg), 6)["heldout_b_line"] != by_red["b_line"]
 
 
 def test_same_seed_same_score_and_logs(tmp_path):

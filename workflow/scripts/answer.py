@@ -6,4 +6,4 @@ if __name__ == "__main__":
     sm = snakemake  # noqa: F821
     log_to(sm.log[0])
     write_answer(list(sm.input.scores), sm.params.search, sm.input.leaderboard, sm.params.template,
-                 sm.params.red, sm.params.backend, sm.output.answer, plain_score=sm.input.plain)
+                 sm.params.train, sm.params.backend, sm.output.answer, plain_score=sm.input.plain)

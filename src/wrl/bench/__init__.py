@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-at", dest="stop_at", type=lambda t: [float(x) for x in t.split(",")],
                         default=[], help="learn: also run on until these mixed returns (e.g. -13 to "
                                          "compare variants at equal training time)")
-    parser.add_argument("--table", default="docs/data/exhaustive_8seeds.parquet",
+    parser.add_argument("--table", default="docs/data/exhaustive_heldout.parquet",
                         help="search: the runs of dev/exhaustive.py (every workflow at the same k seeds)")
     parser.add_argument("--truth", default="held-out", choices=("held-out", "all"),
                         help="search: the table's truth: the mean of the seeds a search may not draw "

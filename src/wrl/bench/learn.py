@@ -31,7 +31,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
     """Train ``cfg`` until every one of ``thresholds`` is crossed or ``max_seconds`` of training.
 
     Every ``check_seconds`` of training the policy is run greedily on held-out numba seeds
-    (``wrl.run.select.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
+    (``wrl.run.heldout.heldout_returns``, ``eval_episodes`` per red of the mixture; not counted
     in the training time). Returns setup_s (building the run: pool, JIT cache, model), per
     threshold x the training seconds and env steps at the first check whose mixed-red
     return reaches x (``greedy_s{x}``, ``greedy_steps{x}``; NaN when not reached), the
@@ -39,7 +39,7 @@ def time_to_threshold(cfg: dict, max_seconds: float, check_seconds: float, eval_
     policy's path (``policy``), final wall_s and env steps, and env-steps/s.
     """
     from wrl.rl.model import save_policy
-    from wrl.run.select import heldout_returns
+    from wrl.run.heldout import heldout_returns
     from wrl.run.train import CandidateRun
 
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ def bench_search(args: argparse.Namespace) -> int:
     table = pd.read_parquet(args.table)
     search = load_search_section(args.config)
     options = {"design_runs": search["design_runs"], "replicate_rounds": search["replicate_rounds"],
+               "max_repeats": search["max_repeats"],
                **parse_overrides(args.set)}
     budgets = args.budgets or [(search["rounds"], search["batch"])]
     margin = search["flat_margin"] if args.flat_margin is None else args.flat_margin

@@ -19,6 +19,7 @@ from wrl.atomic import atomic_write
 from wrl.env.red import RED_AGENTS
 from wrl.eval.table import rst_table
 from wrl.report.figures import short_label
+from wrl.run.config import validate_train_config
 from wrl.search.ranking import position_effects
 from wrl.search.rounds import read_scores
 from wrl.search.verdict import CREDIBLE_LEVEL, Verdict, verdict
@@ -33,12 +34,21 @@ def _label(index: int) -> str:
     return f"{w} ({short_label(w)})"
 
 
-def _headline(v: Verdict, good: pd.DataFrame, red: str) -> list[str]:
+def score_definition(train: dict) -> str:
+    """What a candidate's score is under the ``train`` config section (``train.score``), in words."""
+    cfg = validate_train_config(train)
+    if cfg["score"]["by"] == "heldout":
+        return (f"the kept policy's greedy return on {cfg['score']['episodes']} held-out numba episodes per red, "
+                f"weighted by the mixture {cfg['red']}")
+    return f"the mean env return of the last 3 training episodes of every env, red {cfg['red']}"
+
+
+def _headline(v: Verdict, good: pd.DataFrame, train: dict) -> list[str]:
     runs = good[good["index"] == v.answer]
     row = v.table.loc[v.answer]
-    lines = [f"**Best workflow: {_label(v.answer)}**: posterior mean training score **{row['mean']:.2f} ± "
-             f"{row['sd']:.2f}** from its {len(runs)} run(s) (mean env return of the last 3 episodes of every env, "
-             f"red {red}; its runs scored {', '.join(f'{s:.2f}' for s in runs['score'])}), "
+    lines = [f"**Best workflow: {_label(v.answer)}**: posterior mean score **{row['mean']:.2f} ± "
+             f"{row['sd']:.2f}** from its {len(runs)} run(s) (a score is {score_definition(train)}; "
+             f"its runs scored {', '.join(f'{s:.2f}' for s in runs['score'])}), "
              f"compliance {runs['compliance'].mean():.2f}. "
              f"P(it is the best of the 120) = **{v.p_best:.2f}**.", ""]
     if v.flat:
@@ -67,7 +77,7 @@ def _per_red(v: Verdict, good: pd.DataFrame) -> list[str]:
     header = "   red, best workflow's runs, credible set's runs, all runs"
     rows = [f'   "{r}", "{mine[f"score_{r}"].mean():.2f}", "{top[f"score_{r}"].mean():.2f}", '
             f'"{good[f"score_{r}"].mean():.2f}"' for r in reds]
-    return ["Per red (training score against each red of the mixture, mean over runs):", "",
+    return ["Per red (the score against each red of the mixture, mean over runs):", "",
             ".. csv-table::", "   :header-rows: 1", "", header, *rows, ""]
 
 
@@ -112,12 +122,12 @@ def _workflow_cost(v: Verdict, good: pd.DataFrame, plain_score: str | Path | Non
 
 
 def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv: str | Path,
-                red: str, backend: str, plain_score: str | Path | None = None) -> str:
+                train: dict, backend: str, plain_score: str | Path | None = None) -> str:
     """The answer section (RST) for the candidates' ``score.json`` files and the evaluation summary.
 
     search_cfg: the config's search section (noise_sd, flat_margin, seed); leaderboard_csv:
-    the evaluate rule's ``leaderboard.csv`` (``wrl.eval.table.summarise``); red: the
-    training red spec; backend: where the evaluation ran; plain_score: the plain-PPO
+    the evaluate rule's ``leaderboard.csv`` (``wrl.eval.table.summarise``); train: the
+    config's train section (the red mixture, how a score is made); backend: where the evaluation ran; plain_score: the plain-PPO
     baseline's ``score.json`` (None: not compared in training).
     """
     obs = read_scores(score_paths)
@@ -125,7 +135,7 @@ def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv
     v = verdict(good, search_cfg)
     summary = pd.read_csv(leaderboard_csv)
     lines = ["The answer", "==========", ""]
-    lines += _headline(v, good, red)
+    lines += _headline(v, good, train)
     lines += _credible(v)
     lines += _per_red(v, good)
     lines += _positions(v, good, float(search_cfg["noise_sd"]))
@@ -142,9 +152,9 @@ def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv
 
 
 def write_answer(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv: str | Path,
-                 template: str | Path, red: str, backend: str, out: str | Path,
+                 template: str | Path, train: dict, backend: str, out: str | Path,
                  plain_score: str | Path | None = None) -> Path:
     """Write ``out`` (RST): ``answer_text`` then the workflow description ``template``, atomically."""
-    text = answer_text(score_paths, search_cfg, leaderboard_csv, red, backend, plain_score) + "\n----\n\n"
+    text = answer_text(score_paths, search_cfg, leaderboard_csv, train, backend, plain_score) + "\n----\n\n"
     text += Path(template).read_text()
     return atomic_write(out, lambda tmp: tmp.write_text(text))

@@ -184,7 +184,7 @@ def plot_picks(obs: pd.DataFrame, answers: pd.DataFrame, path: str | Path) -> No
         ax.annotate(short_label(row.workflow), (row.round, row.mean), fontsize=7, color="C3",
                     xytext=(2, -9), textcoords="offset points", fontweight="bold")
     ax.set_xlabel("round")
-    ax.set_ylabel("score (mean env return, last 3 episodes)")
+    ax.set_ylabel("score (return per episode)")
     ax.set_xticks(sorted(obs["round"].unique()))
     ax.set_title("Picks per round")
     ax.legend(fontsize=8)

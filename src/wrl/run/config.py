@@ -144,10 +144,11 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             "candidates exceed the 120 workflows; fix: lower search.rounds or search.batch, "
             "or set search.allow_repeats: true"
         )
-    if search["method"] == "position" and runs > 4 * 120:
+    if search["method"] == "position" and runs > search["max_repeats"] * 120:
         raise ConfigError(
-            f"config field search.rounds: {search['rounds']} rounds x {search['batch']} "
-            "candidates exceed 4 runs of each of the 120 workflows; fix: lower search.rounds or search.batch"
+            f"config field search.rounds: {search['rounds']} rounds x {search['batch']} candidates exceed "
+            f"search.max_repeats ({search['max_repeats']}) runs of each of the 120 workflows; fix: lower "
+            "search.rounds or search.batch, or raise search.max_repeats"
         )
     train = config["train"]
     try:

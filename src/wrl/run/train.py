@@ -20,9 +20,12 @@ then fine-tune from it (``init_policy``).
 Budget: ``env_steps`` when set (not null), else ``episodes`` (finished episodes over all
 envs); checked after each update, so a run may overshoot by at most one rollout.
 
-Score (what GP-UCB sees): each env's last 3 finished episodes (``wrl.run.episodes``, which
-also writes ``episodes.parquet``): score, ``score_se``, compliance and per-red scores.
-NaN is written as null in score.json.
+Score (what the search sees), by ``score.by``: ``training``, each env's last 3 finished
+episodes (``wrl.run.episodes``, which also writes ``episodes.parquet``), or ``heldout``,
+the kept policy's greedy returns on held-out numba seeds (``wrl.run.heldout``,
+``score.episodes`` per red). Either way score.json has score, ``score_se`` and per-red
+scores; ``training_score`` and ``training_score_se`` always give the training's, and
+compliance is the training's. NaN is written as null in score.json.
 
 Checkpoint/resume: every ``checkpoint_minutes`` (0: after every update) the logs are
 flushed and ``checkpoint.pt`` is written atomically (policy, optimiser, torch/numpy RNG
@@ -59,7 +62,7 @@ from wrl.env.red import RED_AGENTS
 from wrl.run.lock import directory_lock
 from wrl.run.logbook import Table, remove_parts
 from wrl.run.progress import Progress
-from wrl.run.select import BEST_NAME, heldout_returns
+from wrl.run.heldout import BEST_NAME, heldout_returns, heldout_score
 from wrl.rl.model import ActorCritic, load_policy, save_policy
 from wrl.rl.ppo import PPOConfig, RewardScaler, advantages, ppo_update
 from wrl.timing import SectionTimer
@@ -249,17 +252,25 @@ class CandidateRun:
         return self._finish(stop_reason)
 
     def _finish(self, stop_reason: str) -> dict:
-        score, compliance, align = self.book.score()
+        training_score, compliance, align = self.book.score()
+        training_errors = self.book.score_errors()
         if self.cfg["select"]["every_updates"]:
             self.select()  # the last policy competes too
             os.replace(self.out / BEST_NAME, self.out / "policy.pt")
         else:
             save_policy(self.model, self.out / "policy.pt")
+        if self.cfg["score"]["by"] == "heldout":
+            kept = load_policy(self.out / "policy.pt", device=str(self.device))
+            score = heldout_score(kept, self.cfg, self.cfg["score"]["episodes"])
+        else:
+            score = {"score": training_score, **training_errors}
         self.book.log.finish()
         self.updates_log.finish()
         c = self.counters
         result = {
-            "workflow": self.workflow, "score": score, **self.book.score_errors(), "compliance": compliance,
+            "workflow": self.workflow, **score, "score_by": self.cfg["score"]["by"],
+            "training_score": training_score, "training_score_se": training_errors["score_se"],
+            "compliance": compliance,
             "alignment_return": align, "episodes": int(self.book.episodes_done),
             "env_steps": int(c.global_step), "updates": c.updates, "wall_s": round(self.wall(), 3),
             "seed": self.cfg["seed"], "backend": self.cfg["backend"], "red": self.cfg["red"],
@@ -297,7 +308,7 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
     workflow: ``'defender,enterprise,...'`` or ``'all'`` (a base policy); init_policy: a policy.pt whose weights start
     the run (not its optimiser); threads: CPU threads for torch, numba and the pool.
     Keys of the result: workflow, score, score_se, scores_by_red, score_se_by_red,
-    compliance, alignment_return, episodes, env_steps, updates, wall_s, seed, backend, red,
+    score_by, training_score, training_score_se, compliance, alignment_return, episodes, env_steps, updates, wall_s, seed, backend, red,
     green, envs, lam, resumes, abandoned_episodes, device, stop_reason. A finished
     ``out_dir`` (score.json present) is returned as is.
     """

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from wrl.search.design import position_batch, posterior_frame
+from wrl.search.design import MAX_REPEATS, position_batch, posterior_frame
 from wrl.search.gp import DEFAULT_NOISE_SD, KENDALL, fit_with_mean, latent_sd, noise_variances, workflow_frame
 from wrl.workflow import NUM_WORKFLOWS
 
@@ -123,6 +123,7 @@ def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se:
         picks, post, method = position_batch(round_, int(search_cfg["rounds"]), indices, scores, score_se, batch,
                                              noise_sd, seed, int(search_cfg["seed"]), int(search_cfg["design_runs"]),
                                              int(search_cfg["replicate_rounds"]), float(search_cfg["flat_margin"]),
+                                             int(search_cfg.get("max_repeats", MAX_REPEATS)),
                                              seed_effect_sd=float(search_cfg.get("seed_effect_sd", 0.0)))
         return picks, posterior_frame(post, picks), method
     if len(indices) == 0:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wrl.search.design import MAX_REPEATS
 from wrl.search.gp import prob_better
 from wrl.search.proposals import choose_batch
 from wrl.search.verdict import verdict
@@ -58,12 +59,14 @@ def replay(strategy: str, oracle, rounds: int, batch: int, noise_sd: float, seed
     workflow); noise_sd: the seed-to-seed sd the models are given; seed: the strategy's
     seed; flat_margin: the gain (score points) below which the position model calls the
     field flat; seed_effect_sd: the shared seed offset's sd the position model is given;
-    options: the position design's design_runs and replicate_rounds (``position_batch``).
+    options: the position design's design_runs, replicate_rounds and max_repeats
+    (``position_batch``; max_repeats is capped at the oracle's ``seeds``).
     gp_ucb and position pick through ``wrl.search.proposals.choose_batch``, as the pipeline does.
     """
     cfg = {"rounds": rounds, "batch": batch, "seed": seed, "noise_sd": noise_sd, "allow_repeats": False,
            "seed_effect_sd": seed_effect_sd, "beta": {"delta": 0.1, "scale": 0.2}, "method": strategy,
            "design_runs": 20, "replicate_rounds": 1, "flat_margin": flat_margin, **(options or {})}
+    cfg["max_repeats"] = min(int(cfg.get("max_repeats", MAX_REPEATS)), int(oracle.seeds))
     rng = np.random.default_rng(seed)
     idx: list[int] = []
     ys: list[float] = []
