@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from wrl.report.answer import answer_text
 from wrl.workflow import ALL_WORKFLOWS, format_workflow
@@ -64,3 +65,18 @@ def test_the_picks_figure_follows_the_answer_not_the_best_single_score():
     assert list(answers["round"]) == [0, 1]
     assert answers["workflow"].iloc[-1] == format_workflow(ALL_WORKFLOWS[0])  # B's one run scored higher
     assert answers["workflow"].iloc[-1] == verdict(obs, cfg).table["workflow"][verdict(obs, cfg).answer]
+
+
+def test_the_position_effects_count_each_runs_seed_offset_in_its_noise(tmp_path):
+    """Runs at one place need not share their seeds with those at another: the sentence's
+    noise per run is hypot(noise_sd, seed_effect_sd), so a seed-sized spread is not called real."""
+    paths = _runs(tmp_path, lambda w: -15.0)
+    alone = answer_text(paths, CFG, tmp_path / "leaderboard.csv", TRAIN, "cyborg", tmp_path / "plain.json")
+    shared = answer_text(paths, CFG | {"seed_effect_sd": 0.25}, tmp_path / "leaderboard.csv", TRAIN, "cyborg",
+                         tmp_path / "plain.json")
+    assert "(noise 0.25 per run, its seed's offset included;" in alone
+    assert "(noise 0.354 per run, its seed's offset included;" in shared
+    def se_of(text):  # the printed standard error of the largest spread, 2 decimals
+        return float(text.split("a difference of ")[1].split(" ± ")[1].split(" ")[0])
+
+    assert se_of(shared) == pytest.approx(se_of(alone) * np.sqrt(2), abs=0.015)

@@ -81,7 +81,9 @@ def _per_red(v: Verdict, good: pd.DataFrame) -> list[str]:
             ".. csv-table::", "   :header-rows: 1", "", header, *rows, ""]
 
 
-def _positions(v: Verdict, good: pd.DataFrame, noise_sd: float) -> list[str]:
+def _positions(v: Verdict, good: pd.DataFrame, noise_sd: float, seed_effect_sd: float) -> list[str]:
+    """The position effects of the runs; a run's sd counts its seed's shared offset too,
+    since the runs at one place need not share their seeds with those at another."""
     effects = position_effects(good)
     top = effects.iloc[0]
     means = {p: top[f"pos{p}"] for p in range(1, 6) if np.isfinite(top[f"pos{p}"])}
@@ -89,14 +91,15 @@ def _positions(v: Verdict, good: pd.DataFrame, noise_sd: float) -> list[str]:
     places = pd.Series([format_workflow(workflow_from_index(i)).split(",").index(top["unit_type"]) + 1
                         for i in good["index"]])
     n_hi, n_lo = int((places == hi).sum()), int((places == lo).sum())
-    se = noise_sd * np.sqrt(1 / n_hi + 1 / n_lo)
+    run_sd = float(np.hypot(noise_sd, seed_effect_sd))
+    se = run_sd * np.sqrt(1 / n_hi + 1 / n_lo)
     ends = [format_workflow(workflow_from_index(i)).split(",")[-2:] for i in v.credible]
     last = pd.Series([e[-1] for e in ends]).value_counts()
     pairs = pd.Series([",".join(e) for e in ends]).value_counts().head(3)
     return [f"Position effects (mean score of the {len(good)} runs by where each unit type sits, 1 = first): "
             f"the place of **{top['unit_type']}** matters most, {means[hi]:.2f} at position {hi} ({n_hi} runs) "
             f"against {means[lo]:.2f} at position {lo} ({n_lo} runs): a difference of {top['spread']:.2f} ± "
-            f"{se:.2f} (seed noise {noise_sd:g} per run; the largest of 5 types x 10 pairs of places, so "
+            f"{se:.2f} (noise {run_sd:.3g} per run, its seed's offset included; the largest of 5 types x 10 pairs of places, so "
             f"{'within' if top['spread'] < 3 * se else 'beyond'} what noise alone gives). The credible set "
             f"puts last: " + ", ".join(f"{t} ({n})" for t, n in last.items()) + "; its commonest last two: "
             + ", ".join(f"{p} ({n})" for p, n in pairs.items()) + f" (of {len(ends)}).", ""]
@@ -138,7 +141,7 @@ def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv
     lines += _headline(v, good, train)
     lines += _credible(v)
     lines += _per_red(v, good)
-    lines += _positions(v, good, float(search_cfg["noise_sd"]))
+    lines += _positions(v, good, float(search_cfg["noise_sd"]), float(search_cfg.get("seed_effect_sd", 0.0)))
     lines += _workflow_cost(v, good, plain_score, summary)
     lines += [f"How the search ran: {len(good)} runs of {good['index'].nunique()} workflows over "
               f"{good['round'].nunique()} rounds ({search_cfg.get('method', 'gp_ucb')} design); the answer is the "
