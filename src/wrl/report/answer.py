@@ -99,7 +99,8 @@ def _positions(v: Verdict, good: pd.DataFrame, noise_sd: float, seed_effect_sd: 
     return [f"Position effects (mean score of the {len(good)} runs by where each unit type sits, 1 = first): "
             f"the place of **{top['unit_type']}** matters most, {means[hi]:.2f} at position {hi} ({n_hi} runs) "
             f"against {means[lo]:.2f} at position {lo} ({n_lo} runs): a difference of {top['spread']:.2f} ± "
-            f"{se:.2f} (noise {run_sd:.3g} per run, its seed's offset included; the largest of 5 types x 10 pairs of places, so "
+            f"{se:.2f} (noise {run_sd:.3g} per run, its seed's offset included; the largest of 5 types x 10 "
+            f"pairs of places, so "
             f"{'within' if top['spread'] < 3 * se else 'beyond'} what noise alone gives). The credible set "
             f"puts last: " + ", ".join(f"{t} ({n})" for t, n in last.items()) + "; its commonest last two: "
             + ", ".join(f"{p} ({n})" for p, n in pairs.items()) + f" (of {len(ends)}).", ""]
@@ -130,8 +131,9 @@ def answer_text(score_paths: list[str | Path], search_cfg: dict, leaderboard_csv
 
     search_cfg: the config's search section (noise_sd, flat_margin, seed); leaderboard_csv:
     the evaluate rule's ``leaderboard.csv`` (``wrl.eval.table.summarise``); train: the
-    config's train section (the red mixture, how a score is made); backend: where the evaluation ran; plain_score: the plain-PPO
-    baseline's ``score.json`` (None: not compared in training).
+    config's train section (the red mixture, how a score is made); backend: where the
+    evaluation ran; plain_score: the plain-PPO baseline's ``score.json`` (None: not compared
+    in training).
     """
     obs = read_scores(score_paths)
     good = obs[np.isfinite(obs["score"])]

@@ -308,8 +308,9 @@ def train_candidate(train_cfg: dict, workflow: str, out_dir: str | os.PathLike,
     workflow: ``'defender,enterprise,...'`` or ``'all'`` (a base policy); init_policy: a policy.pt whose weights start
     the run (not its optimiser); threads: CPU threads for torch, numba and the pool.
     Keys of the result: workflow, score, score_se, scores_by_red, score_se_by_red,
-    score_by, training_score, training_score_se, compliance, alignment_return, episodes, env_steps, updates, wall_s, seed, backend, red,
-    green, envs, lam, resumes, abandoned_episodes, device, stop_reason. A finished
+    score_by, training_score, training_score_se, compliance, alignment_return, episodes,
+    env_steps, updates, wall_s, seed, backend, red, green, envs, lam, resumes,
+    abandoned_episodes, device, stop_reason. A finished
     ``out_dir`` (score.json present) is returned as is.
     """
     cfg = validate_train_config(train_cfg)
