@@ -28,6 +28,18 @@ from wrl.run.train import train_candidate
 from wrl.workflow import ALL_WORKFLOWS, NUM_WORKFLOWS, format_workflow
 
 
+def table_row(index: int, seed: int, score: dict) -> dict:
+    """One run's row of the table from its ``score.json`` contents: the score, its standard
+    error and per-red scores (return per episode), compliance, wall time (s), how it was
+    scored (``score_by``) and the training score (the score itself for a training-scored run)."""
+    return {"index": index, "workflow": score["workflow"], "seed": seed, "score": score["score"],
+            "score_se": score["score_se"], **{f"score_{red}": s for red, s in score["scores_by_red"].items()},
+            "compliance": score["compliance"], "wall_s": score["wall_s"],
+            "score_by": score.get("score_by", "training"),
+            "training_score": score.get("training_score", score["score"]),
+            "training_score_se": score.get("training_score_se", score["score_se"])}
+
+
 def _indices(args) -> list[int]:
     if args.workflows:
         return [int(i) for i in args.workflows.split(",")]
@@ -58,13 +70,7 @@ def main() -> None:
             score = train_candidate(train_cfg | {"seed": seed}, format_workflow(ALL_WORKFLOWS[i]),
                                     Path(args.out) / f"wf_{i}_s{seed}", init_policy=args.init_policy,
                                     threads=args.threads)
-            rows.append({"index": i, "workflow": score["workflow"], "seed": seed, "score": score["score"],
-                         "score_se": score["score_se"],
-                         **{f"score_{red}": s for red, s in score["scores_by_red"].items()},
-                         "compliance": score["compliance"], "wall_s": score["wall_s"],
-                         "score_by": score.get("score_by", "training"),
-                         "training_score": score.get("training_score", score["score"]),
-                         "training_score_se": score.get("training_score_se", score["score_se"])})
+            rows.append(table_row(i, seed, score))
             print(f"{i:3d} s{seed} {score['workflow']:45s} {score['score']:9.2f}", flush=True)
     if shards > 1:
         return

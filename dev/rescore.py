@@ -18,9 +18,11 @@ import json
 import re
 from pathlib import Path
 
+import numba
 import pandas as pd
 import torch
 
+from exhaustive import table_row  # dev/, the script's own directory
 from wrl.atomic import atomic_write, write_json
 from wrl.rl.model import load_policy
 from wrl.run.config import load_config, validate_train_config
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--shard", default="0/1", help="K/N: score only runs K, K+N, ... (no table)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    numba.set_num_threads(1)  # one core per process: two shards at 2 numba threads each run 5x slower
     train = load_config(args.config)["train"]
     shard, shards = (int(x) for x in args.shard.split("/"))
     rows = []
@@ -56,11 +59,7 @@ def main() -> None:
             cfg = validate_train_config(train | {"seed": seed})
             write_json(done, heldout_score(load_policy(run / "policy.pt"), cfg, args.episodes))
         old, new = json.loads((run / "score.json").read_text()), json.loads(done.read_text())
-        rows.append({"index": index, "workflow": old["workflow"], "seed": seed, "score": new["score"],
-                     "score_se": new["score_se"], **{f"score_{red}": s for red, s in new["scores_by_red"].items()},
-                     "compliance": old["compliance"], "wall_s": old["wall_s"], "score_by": "heldout",
-                     "score_episodes": args.episodes, "training_score": old["training_score"],
-                     "training_score_se": old["training_score_se"]})
+        rows.append(table_row(index, seed, old | new) | {"score_episodes": args.episodes})
     if shards == 1 and args.table:
         table = pd.DataFrame(rows)
         atomic_write(Path(args.table), lambda tmp: table.to_parquet(tmp, index=False))
