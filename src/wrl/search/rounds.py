@@ -11,9 +11,7 @@ import pandas as pd
 
 from wrl.atomic import atomic_write, clean_stale_temporaries
 from wrl.env.red import RED_AGENTS
-from wrl.search.gp import KENDALL
-from wrl.search.proposals import choose_batch
-from wrl.workflow import format_workflow, parse_workflow, workflow_from_index, workflow_index
+from wrl.workflow import format_workflow, kendall_distance, parse_workflow, workflow_from_index, workflow_index
 
 
 def _float(value) -> float:
@@ -72,6 +70,10 @@ def propose_round(
     round mean/sd are NaN), first deleting stale temporaries in both directories.
     Returns the proposed workflows (text).
     """
+    # imported here, not at the top: it brings scikit-learn (about 1 s), which the training
+    # jobs that read a proposal (load_proposal, warm_start_policy) never need
+    from wrl.search.proposals import choose_batch
+
     search_dir = Path(search_dir)
     for directory in {search_dir, Path(out_json).parent}:
         clean_stale_temporaries(directory)
@@ -119,7 +121,7 @@ def warm_start_policy(workflow: str, score_paths: list[str | Path]) -> str | Non
     obs = read_scores(score_paths)
     if obs.empty:
         return None
-    obs["dist"] = KENDALL[workflow_index(workflow), obs["index"].to_numpy()]
+    obs["dist"] = [kendall_distance(workflow, workflow_from_index(i)) for i in obs["index"]]
     obs["neg_score"] = -obs["score"].fillna(-np.inf)
     best = obs.sort_values(["dist", "neg_score", "round", "cand"]).iloc[0]
     return str(Path(best["path"]).with_name("policy.pt"))
