@@ -16,8 +16,8 @@ that the bench's searches, whose replicates move to a new seed, cannot beat.
   runs are the covering design; then each run goes, in batches of 4 as the default
   search's, to the workflow whose observation most reduces the posterior variance of
   (leader - challenger): the leader the best posterior mean, the challenger the workflow
-  of the highest upper bound (mean + 2 sd) on its difference from the leader. This is
-  the "next lever" of docs/pipeline.md, given more than any real search knows.
+  of the highest upper bound (mean + 2 sd) on its difference from the leader: an adaptive
+  design given more than any real search knows.
 
 Prints the mean regret per learner and budget n (score points), against which random
 search's regret at the default 40 runs (``wrl bench search``) can be read. The numbers
