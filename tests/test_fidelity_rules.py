@@ -91,7 +91,6 @@ def test_tost_shows_equivalence_only_within_the_margin():
     assert far["p"] > 0.5 and far["margin_resolvable"] > 0.03
 
 
-
 def test_a_killed_fill_leaves_no_cache_and_its_temporary_is_cleaned(tmp_path):
     import shutil
     shutil.copy(REFERENCE_DIR / "decoy_remove_b_line.parquet", tmp_path)

@@ -78,7 +78,6 @@ def test_the_leaders_include_an_unrun_workflow_that_shares_a_strong_end_pair():
     assert all(needle[picks]) and any(np.isin(picks, idx, invert=True))
 
 
-
 def test_a_flat_field_is_confirmed_after_the_covering_design_and_structure_is_explored():
     idx = np.array(design_sequence(0, 8))
     noise = np.random.default_rng(2).normal(0, 0.3, len(idx))

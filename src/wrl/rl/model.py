@@ -30,17 +30,13 @@ from wrl.workflow import NUM_UNIT_TYPES, format_workflow, onehot, parse_workflow
 WF_DIM = NUM_UNIT_TYPES * NUM_UNIT_TYPES
 
 
-
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
-
 
 
 POLICY_FORMAT = "wrl-policy-1"
 
 
-
 MASKED_LOGIT = -1e9  #: logit of a masked action (finite, so that 0 * log p stays 0)
-
 
 
 class MLP(nn.Module):
@@ -73,7 +69,6 @@ class MLP(nn.Module):
         for layer in self.layers[1:]:
             x = layer(self.act(x))
         return x
-
 
 
 class ActorCritic(nn.Module):
@@ -173,7 +168,6 @@ class ActorCritic(nn.Module):
         return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf, head)
 
 
-
 def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
     """Write a self-describing ``policy.pt`` (weights, sizes, activation, workflow, dims) atomically."""
     blob = {
@@ -191,7 +185,6 @@ def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:
             "act_dim": NUM_ACTIONS,
     }
     atomic_write(path, lambda tmp: torch.save(blob, tmp))
-
 
 
 def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
@@ -222,7 +215,6 @@ def load_policy(path: str | os.PathLike, device: str = "cpu") -> ActorCritic:
             "re-run the training that wrote it"
         ) from None
     return model.to(device)
-
 
 
 def _current_keys(state_dict: dict) -> dict:

@@ -25,7 +25,6 @@ def beta_t(t: int, delta: float = 0.1, scale: float = 0.2, domain: int = NUM_WOR
     return scale * 2.0 * math.log(domain * t * t * math.pi**2 / (6.0 * delta))
 
 
-
 def space_filling(batch: int, seed: int, exclude: set[int] = frozenset()) -> list[int]:
     """``batch`` workflow indices spread out by greedy max-min Kendall distance.
 
@@ -44,7 +43,6 @@ def space_filling(batch: int, seed: int, exclude: set[int] = frozenset()) -> lis
         best = free[mind == mind.max()]
         picks.append(int(rng.choice(best)))
     return picks
-
 
 
 def propose_batch(
@@ -102,7 +100,6 @@ def propose_batch(
     table["beta"] = np.nan
     table.loc[picks, "beta"] = betas
     return picks, table
-
 
 
 def choose_batch(round_: int, indices: np.ndarray, scores: np.ndarray, score_se: np.ndarray,

@@ -19,7 +19,6 @@ def _float(value) -> float:
     return math.nan if value is None else float(value)
 
 
-
 def read_scores(score_paths: list[str | Path]) -> pd.DataFrame:
     """Observations from candidates' ``score.json`` files.
 
@@ -50,7 +49,6 @@ def read_scores(score_paths: list[str | Path]) -> pd.DataFrame:
              "path": str}
     frame = pd.DataFrame(rows, columns=list(types)).astype(types)
     return frame.sort_values(["round", "cand"], ignore_index=True)
-
 
 
 def propose_round(
@@ -95,7 +93,6 @@ def propose_round(
     return workflows
 
 
-
 def load_proposal(path: str | Path, cand: int) -> tuple[str, int]:
     """(workflow text, repeat) of candidate ``cand`` in a ``proposals.json``.
 
@@ -108,7 +105,6 @@ def load_proposal(path: str | Path, cand: int) -> tuple[str, int]:
     if not 0 <= cand < len(workflows):
         raise ValueError(f"{path}: candidate {cand} out of range 0..{len(workflows) - 1}")
     return workflows[cand], int(proposal.get("repeats", [0] * len(workflows))[cand])
-
 
 
 def warm_start_policy(workflow: str, score_paths: list[str | Path]) -> str | None:
