@@ -76,6 +76,33 @@ def test_env_trajectory_does_not_depend_on_batch_size():
             assert np.array_equal(x[:3], y)
 
 
+def test_a_loaded_snapshot_continues_as_its_source_and_new_streams_change_it():
+    """``load_state``: a planner's copy of env rows mid-episode plays on exactly as they do
+    to the episode's end, and with new random streams it plays out differently."""
+    rng = np.random.default_rng(9)
+    src = SimVecEnv(4, "b_line:0.5,meander:0.5", max_steps=30, seed=5)
+    src.reset()
+    for a in rng.integers(0, NUM_ACTIONS, (12, 4)):
+        src.step(a)
+    rows = np.array([2, 0, 2])
+    copy = SimVecEnv(3, "b_line:0.5,meander:0.5", max_steps=30, seed=99)
+    copy.load_state(src, rows)
+    fresh = SimVecEnv(3, "b_line:0.5,meander:0.5", max_steps=30, seed=99)
+    streams = np.zeros(3, np.uint64)
+    sim_state.seed_streams(streams, 123, 0)
+    fresh.load_state(src, rows, streams)
+    differs = False
+    for a in rng.integers(0, NUM_ACTIONS, (18, 4)):  # to the end of the 30-step episode
+        out, got, other = src.step(a), copy.step(a[rows]), fresh.step(a[rows])
+        for x, y in zip(out[:4], got[:4]):
+            assert np.array_equal(x[rows], y)
+        assert np.array_equal(out[4]["final_obs"][rows], got[4]["final_obs"])
+        differs |= not np.array_equal(out[1][rows], other[1])
+    assert differs
+    with pytest.raises(ValueError, match="rows has shape"):
+        copy.load_state(src, np.array([0, 1]))
+
+
 def test_same_step_autoreset_keeps_the_last_observation():
     acts = np.random.default_rng(5).integers(0, NUM_ACTIONS, (10, 6))
     short = rollout(6, 10, max_steps=5, acts=acts)

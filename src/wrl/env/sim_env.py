@@ -127,5 +127,25 @@ class SimVecEnv(Cage2VecEnv):
         return (self._obs.copy(), self._reward.copy(), np.zeros(self.num_envs, bool), truncated,
                 info)
 
+    def load_state(self, source: "SimVecEnv", rows: np.ndarray, streams: np.ndarray | None = None) -> None:
+        """Put env k of this pool where ``source``'s env ``rows[k]`` is (int[N]), mid-episode:
+        its hosts, red's state machine and knowledge, its red agent and its step count (a
+        snapshot for planning). Env k then continues as that env would under the same
+        actions, to the episode's end (the next episode's red is drawn from this pool's
+        seed); ``streams`` uint64[N] gives it other random draws instead (new splitmix64
+        states, e.g. from ``sim_state.seed_streams``). Both pools must have the same
+        ``max_steps``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.shape != (self.num_envs,):
+            raise ValueError(f"rows has shape {rows.shape}; expected ({self.num_envs},)")
+        if source.max_steps != self.max_steps:
+            raise ValueError(f"source has max_steps={source.max_steps}, this pool {self.max_steps}")
+        self._hosts[:] = source._hosts[rows]
+        self._envs[:] = source._envs[rows]
+        self._red_of[:] = source._red_of[rows]
+        self._episode_of[:] = source._episode_of[rows]
+        self._rng[:] = source._rng[rows] if streams is None else np.asarray(streams, np.uint64)
+        self._started = True
+
     def close_extras(self, **kwargs) -> None:
         """Nothing to free beyond the arrays (kept for the VectorEnv interface)."""

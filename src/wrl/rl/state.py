@@ -260,7 +260,8 @@ class AgentState:
     (int64[N], index into ``GUESSES``); then
     ``record(actions int64[N])`` once the agent has acted. ``peek`` gives the input and
     guess for some envs as a continuation without changing the state (the value of a
-    truncated episode's last observation).
+    truncated episode's last observation); ``load_state`` copies other envs' state in (a
+    planner's playouts).
     """
 
     def __init__(self, kind: str, num_envs: int, mask_decoys: bool = False, next_decoy: bool = False):
@@ -314,6 +315,13 @@ class AgentState:
     def guess(self) -> np.ndarray:
         """int64[N]: the red guess of each env (index into ``GUESSES``; 0 unknown)."""
         return self._glob[:, _G_GUESS].astype(np.int64)
+
+    def load_state(self, source: "AgentState", rows: np.ndarray) -> None:
+        """Env k takes over the state of ``source``'s env ``rows[k]`` (int[N]; same kind)."""
+        if source.kind != self.kind:
+            raise ValueError(f"source state is {source.kind!r}, this one {self.kind!r}")
+        self._hosts[:] = source._hosts[rows]
+        self._glob[:] = source._glob[rows]
 
     def decoys(self) -> np.ndarray:
         """int32[N, 13]: bit mask of the decoys each env's agent placed per host since its Restore."""
