@@ -13,7 +13,8 @@ from wrl.errors import UsageError
 from wrl.eval.baselines import make_baseline
 from wrl.rl.agent import load
 from wrl.rl.model import load_policy, save_policy
-from wrl.rl.state import DECOY_ORDER, FEATURES, GUESSES, NUM_DECOYS, UNKNOWN, AgentState, decoy_fits
+from wrl.rl.masks import DECOY_ORDER, NUM_DECOYS, decoy_fits
+from wrl.rl.state import FEATURES, GUESSES, UNKNOWN, AgentState
 from wrl.run.train import CandidateRun, train_candidate, validate_train_config
 
 WF = "user,op_host,op_server,enterprise,defender"

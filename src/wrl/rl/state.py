@@ -22,18 +22,8 @@ Kinds (config ``train.memory``):
   that Restore; then the last action (its kind one-hot, 12, and host one-hot, 13) and the
   red guess (one-hot over ``GUESSES``).
 
-Decoy fit (``decoy_fits``): a decoy is placed only when its OS matches the host's and its
-check port is free of the host's own listening processes and of the decoys already
-there (csle-cyborg's ``DecoyApache`` etc. ``execute``: ``docs/training.md``); the agent's
-decoy record applies the same rule, so it equals the true decoys on the host.
-
-Next decoy (``next_decoy``, with the masks): per host only one decoy is offered, the first
-in ``DECOY_ORDER`` that fits and whose exploit no decoy on the host already offers. The
-order is red's preference (csle-cyborg's ``DefaultExploitActionSelector`` weights of the
-exploit each decoy answers), so a host's first decoy becomes red's top choice soonest;
-repeating "decoy on h" walks down the list, as CardiffUni's per-host decoy actions do. A
-second decoy of an exploit already offered (Vsftpd after Apache: both answer HTTPRFI on
-port 80) cannot change red's choice, so it is never offered.
+The masks (``mask``) are ``wrl.rl.masks``: a decoy already placed or one that cannot fit,
+or with ``next_decoy`` all but each host's next decoy.
 
 Red identification (``bookkeeping``): an activity step is one whose observation shows
 activity on some host. At the second activity step of an episode the guess is
@@ -47,20 +37,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from wrl.env.scenario import (
-    ACTION_HOST, ACTION_KIND, ACTION_KINDS, DECOY0, DECOYS, NUM_ACTIONS, NUM_HOSTS, OBS_DIM,
-    RESTORE0,
-)
-from wrl.env.sim_tables import (
-    BASE_CONN, DECOY_CHECK_PORT, DECOY_EXPLOIT, DECOY_OS, DECOY_PORT, EXPLOIT_WEIGHT, IS_WINDOWS,
-)
+from wrl.env.scenario import ACTION_HOST, ACTION_KIND, ACTION_KINDS, DECOYS, NUM_HOSTS, OBS_DIM
+from wrl.rl.masks import NUM_DECOYS, action_mask, decoy_fits
 
 MEMORY_KINDS = ("none", "history", "bookkeeping")
 #: the red guess, by head index: unknown, then the red codes of ``wrl.env.red`` + 1
 GUESSES = ("unknown", "sleep", "b_line", "meander")
 UNKNOWN, G_SLEEP, G_BLINE, G_MEANDER = range(4)
 SLEEP_AFTER = 3  #: steps with no activity after which the guess is sleep
-NUM_DECOYS = len(DECOYS)
 _HISTORY = 4 * NUM_HOSTS + 2
 _BOOK = _HISTORY + NUM_HOSTS * (NUM_DECOYS + 3) + len(ACTION_KINDS) + NUM_HOSTS + len(GUESSES)
 #: features per kind
@@ -72,25 +56,6 @@ _G_STEP, _G_ACTION, _G_GUESS, _G_SEEN, _G_ACTIVE, _G_LATEST = range(6)
 _CAP_SCANS, _CAP_STEPS = 10, 100
 _K_DECOY0 = ACTION_KINDS.index(DECOYS[0])
 _K_RESTORE = ACTION_KINDS.index("Restore")
-#: int64[8]: decoys (``scenario.DECOYS`` index) by red's preference for the exploit they
-#: answer, highest first (ties in ``DECOYS`` order): Femitter, Haraka, Tomcat, Apache,
-#: Vsftpd, Smss, Svchost, SSHD.
-DECOY_ORDER = np.argsort(-EXPLOIT_WEIGHT[DECOY_EXPLOIT], kind="stable").astype(np.int64)
-
-
-@njit(cache=True)
-def decoy_fits(h, k, placed):
-    """True when decoy ``k`` (``scenario.DECOYS`` index) can be placed on host ``h`` that
-    holds the decoys of bit mask ``placed``: its OS fits and its check port is free."""
-    if DECOY_OS[k] >= 0 and DECOY_OS[k] != IS_WINDOWS[h]:
-        return False
-    p = DECOY_CHECK_PORT[k]
-    if BASE_CONN[h, p] > 0:
-        return False
-    for j in range(NUM_DECOYS):
-        if (placed >> j) & 1 and DECOY_PORT[j] == p:
-            return False
-    return True
 
 
 @njit(cache=True)
@@ -214,42 +179,6 @@ def _record(hosts, glob, actions):
                 hosts[i, h, _S_DECOYS] |= 1 << k
 
 
-@njit(cache=True)
-def _next_decoy(h, placed):
-    """The decoy (``DECOYS`` index) offered on host ``h`` holding decoys ``placed``: the first
-    of ``DECOY_ORDER`` that fits and answers an exploit no placed decoy answers; -1 if none."""
-    for k in DECOY_ORDER:
-        if (placed >> k) & 1 or not decoy_fits(h, k, placed):
-            continue
-        offered = False
-        for j in range(NUM_DECOYS):
-            if (placed >> j) & 1 and DECOY_EXPLOIT[j] == DECOY_EXPLOIT[k]:
-                offered = True
-        if not offered:
-            return k
-    return -1
-
-
-@njit(cache=True)
-def _mask(hosts, out, next_only):
-    """out bool[N, 145]: every action except a decoy already placed or one that cannot fit;
-    with ``next_only`` the decoys on a host are further cut to its ``_next_decoy``."""
-    for i in range(out.shape[0]):
-        for a in range(DECOY0):
-            out[i, a] = True
-        for a in range(RESTORE0, NUM_ACTIONS):
-            out[i, a] = True
-        for h in range(NUM_HOSTS):
-            placed = hosts[i, h, _S_DECOYS]
-            nxt = _next_decoy(h, placed) if next_only else -1
-            for k in range(NUM_DECOYS):
-                if next_only:
-                    ok = k == nxt
-                else:
-                    ok = not ((placed >> k) & 1) and decoy_fits(h, k, placed)
-                out[i, DECOY0 + k * NUM_HOSTS + h] = ok
-
-
 class AgentState:
     """Per-env state of ``kind`` for ``num_envs`` envs.
 
@@ -308,9 +237,7 @@ class AgentState:
         ``next_decoy`` only each host's next decoy), or None without ``mask_decoys``."""
         if not self.mask_decoys:
             return None
-        out = np.empty((self.num_envs, NUM_ACTIONS), bool)
-        _mask(self._hosts, out, self.next_decoy)
-        return out
+        return action_mask(self._hosts[:, :, _S_DECOYS], self.next_decoy)
 
     def guess(self) -> np.ndarray:
         """int64[N]: the red guess of each env (index into ``GUESSES``; 0 unknown)."""
