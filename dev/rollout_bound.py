@@ -23,7 +23,7 @@ import torch
 from wrl.env.sim_env import SimVecEnv
 from wrl.env.sim_state import seed_streams
 from wrl.rl.agent import PolicyAgent
-from wrl.rl.model import load_policy
+from wrl.rl.model import MASKED_LOGIT, load_policy
 from wrl.rl.state import AgentState
 
 
@@ -68,7 +68,7 @@ def lookahead_returns(path: str, red: str, episodes: int, steps: int, top: int, 
                 ret += np.where(done, 0.0, reward)
                 done |= truncated
             q = ret.reshape(episodes, top, rollouts).mean(-1)
-            q[best.values.numpy() <= -1e8] = -np.inf               # masked: never taken
+            q[best.values.numpy() <= MASKED_LOGIT] = -np.inf        # masked: never taken
             pick = q.argmax(-1)
         kept += int((pick == 0).sum())
         actions = cands[np.arange(episodes), pick]
