@@ -59,6 +59,10 @@ def test_peek_continues_the_episode_without_changing_memory():
     mem.observe(np.repeat(obs_with(scan=[USER2]), 3, axis=0), np.zeros(3, bool))
     peeked, _ = mem.peek(np.array([1]), obs_with(exploit=[USER2]))
     twin = AgentState("history", 3)
+    with pytest.raises(ValueError, match="rows has shape"):
+        twin.load_state(mem, np.array([0, 1]))
+    with pytest.raises(ValueError, match="source state is 'bookkeeping'"):
+        twin.load_state(AgentState("bookkeeping", 3), np.arange(3))
     twin.load_state(mem, np.array([2, 1, 0]))
     after = twin.observe(np.repeat(obs_with(exploit=[USER2]), 3, axis=0), np.zeros(3, bool))
     np.testing.assert_array_equal(peeked[0], after[1])

@@ -247,6 +247,9 @@ class AgentState:
         """Env k takes over the state of ``source``'s env ``rows[k]`` (int[N]; same kind)."""
         if source.kind != self.kind:
             raise ValueError(f"source state is {source.kind!r}, this one {self.kind!r}")
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.shape != (self.num_envs,):
+            raise ValueError(f"rows has shape {rows.shape}; expected ({self.num_envs},)")
         self._hosts[:] = source._hosts[rows]
         self._glob[:] = source._glob[rows]
 
