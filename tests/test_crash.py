@@ -82,8 +82,13 @@ def kill_group(proc: subprocess.Popen, workdir: Path) -> None:
 
 
 def files(workdir: Path) -> set[str]:
-    """Every file under ``workdir/results``, as paths relative to ``workdir``."""
-    return {str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*") if p.is_file()}
+    """Every file under ``workdir/results``, as paths relative to ``workdir``.
+
+    Safe while the pipeline runs: ``os.walk`` skips a folder that vanishes between
+    listing and reading it (a trainer's ``.parts`` folder, merged and removed).
+    """
+    return {os.path.relpath(os.path.join(root, name), workdir)
+            for root, _, names in os.walk(workdir / "results") for name in names}
 
 
 def temporaries(workdir: Path) -> list[str]:
