@@ -10,9 +10,10 @@ allowed actions is scored by ``--rollouts`` playouts to the episode's end from a
 agent sees), the greedy policy playing every later step; the best mean is played. The
 playouts draw new random streams, the same ones for every candidate (common random
 numbers). ``--removes`` adds a Remove on each named host to the candidates at every step
-(``cage2.pt`` never removes, so its likeliest actions hold none). Prints the greedy policy's and the lookahead's mean return on the same episodes
-(± one SE) and their paired difference. A bound on a planner, not a defender: the probe
-behind docs/training.md's "Planning with the true state".
+(``cage2.pt`` never removes, so its likeliest actions hold none). Prints the greedy
+policy's and the lookahead's mean return on the same episodes (± one SE), their paired
+difference and the Removes played. A bound on a planner, not a defender: the probe behind
+docs/training.md's "Planning with the true state".
 """
 import argparse
 import time
