@@ -15,6 +15,7 @@ from wrl.errors import UsageError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("wrl.run.command", "train one workflow candidate (PPO on the env pool)"),
     "evaluate": ("wrl.eval.evaluate", "evaluate a policy or baseline on numba or the real CybORG"),
+    "compose": ("wrl.eval.compose", "one agent from several runs' specialists, each head from the run that plays it best on held-out numba episodes"),
     "fidelity": ("wrl.eval.fidelity", "compare the numba simulator with CybORG"),
     "bench": ("wrl.bench", "benchmarks: sim | pool | train | learn | search, ratios to a baseline measured in the same run"),
 }

@@ -160,12 +160,48 @@ class ActorCritic(nn.Module):
         actions = (cdf < u).sum(-1).clamp_max(cdf.shape[1] - 1)
         return actions, logp_all.gather(1, actions[:, None]).squeeze(-1), self.value(obs, wf, head)
 
+    def design(self) -> str:
+        """The settings two policies must share to swap weights (warm start, composing
+        specialists), as text: hidden, activation, memory, masks, specialists."""
+        return (f"hidden={list(self.hidden)} activation={self.activation} memory={self.memory} "
+                f"mask_decoys={self.mask_decoys} next_decoy={self.next_decoy} specialists={self.specialists}")
+
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor, wf: torch.Tensor | None = None,
                  head: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         """For PPO: (log pi(actions) [B], entropy [B], values [B]) under the masked distribution."""
         logp_all = torch.log_softmax(self.logits(obs, wf, head, mask), dim=-1)
         entropy = -(logp_all.exp() * logp_all).sum(-1)
         return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf, head)
+
+
+def compose_heads(models: list[ActorCritic], sources: list[int]) -> ActorCritic:
+    """One agent from several specialist agents of one design and workflow: head ``h``
+    (``wrl.rl.state.GUESSES[h]``, its actor and critic) copied from ``models[sources[h]]``.
+
+    sources: int[len(GUESSES)], indices into ``models``. Raises ValueError when a model has
+    no specialists, or its design (``ActorCritic.design``), workflow or conditioning
+    differs from the first's.
+    """
+    first = models[0]
+    for k, m in enumerate(models):
+        if not m.specialists:
+            raise ValueError(f"policy {k} has no specialists (one actor-critic): nothing to compose")
+        for what, mine, theirs in (("design", m.design(), first.design()),
+                                   ("workflow", m.workflow, first.workflow),
+                                   ("conditioned", m.conditioned, first.conditioned)):
+            if mine != theirs:
+                raise ValueError(f"policy {k} has {what} {mine}; policy 0 has {theirs}: "
+                                 "compose policies trained with the same config and workflow")
+    if len(sources) != len(GUESSES) or not all(0 <= s < len(models) for s in sources):
+        raise ValueError(f"sources {list(sources)}: give one index into the {len(models)} "
+                         f"policies per head {GUESSES}")
+    with torch.random.fork_rng(devices=[]):
+        out = ActorCritic(first.workflow, first.hidden, first.activation, first.conditioned, first.memory,
+                          first.mask_decoys, first.specialists, first.next_decoy)
+    for h, s in enumerate(sources):
+        out.actors[h].load_state_dict(models[s].actors[h].state_dict())
+        out.critics[h].load_state_dict(models[s].critics[h].state_dict())
+    return out
 
 
 def save_policy(model: ActorCritic, path: str | os.PathLike) -> None:

@@ -141,11 +141,8 @@ class CandidateRun:
 
     def _warm_start(self, path: str) -> None:
         source = load_policy(path)
-        def design(m):
-            return (f"hidden={list(m.hidden)} activation={m.activation} memory={m.memory} "
-                    f"mask_decoys={m.mask_decoys} next_decoy={m.next_decoy} specialists={m.specialists}")
-        if design(source) != design(self.model):
-            raise UsageError(f"field init_policy: {path} has {design(source)}; this run needs {design(self.model)}")
+        if source.design() != self.model.design():
+            raise UsageError(f"field init_policy: {path} has {source.design()}; this run needs {self.model.design()}")
         self.model.load_state_dict(source.state_dict())
 
     def flush_logs(self) -> None:
