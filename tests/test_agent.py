@@ -72,11 +72,15 @@ def test_cage2_agent_in_the_challenge_wrapper_loop_gets_what_wrl_evaluate_gets(p
     assert len(set(np.round(theirs, 3))) > 1 or theirs[0] < 0  # real episodes, not all-zero
 
 
-@pytest.mark.parametrize("red, cyborg_mean", [("b_line", -13.59), ("meander", -16.35), ("sleep", 0.0)])
-def test_committed_cage2_policy_scores_on_numba_what_docs_report_on_cyborg(red, cyborg_mean):
-    """docs/policies/cage2.pt, 100 greedy numba episodes of 100 steps per red, lands within
-    2 points (about 6 SE of 100 episodes) of its 1000-episode CybORG means in docs/training.md: the file,
-    its agent state (decoy record, masks, red guess, specialists) and the simulator still
-    make the defender the docs describe."""
-    returns = evaluate_policy(str(CAGE2_POLICY), "numba", [red], [100], 100, workers=1)["return"]
+@pytest.mark.parametrize("policy, red, cyborg_mean", [
+    ("cage2.pt", "b_line", -13.59), ("cage2.pt", "meander", -16.35), ("cage2.pt", "sleep", 0.0),
+    ("cage2_composed.pt", "b_line", -13.57), ("cage2_composed.pt", "meander", -16.03),
+    ("cage2_composed.pt", "sleep", 0.0)])
+def test_committed_cage2_policies_score_on_numba_what_docs_report_on_cyborg(policy, red, cyborg_mean):
+    """docs/policies/cage2.pt (the defender) and cage2_composed.pt (``wrl compose`` of two
+    seeds), 100 greedy numba episodes of 100 steps per red, land within 2 points (about 6 SE
+    of 100 episodes) of their 1000-episode CybORG means in docs/training.md: the files,
+    the agent state (decoy record, masks, red guess, specialists) and the simulator still
+    make the agents the docs describe."""
+    returns = evaluate_policy(str(POLICIES / policy), "numba", [red], [100], 100, workers=1)["return"]
     assert abs(returns.mean() - cyborg_mean) < 2.0
