@@ -54,6 +54,7 @@ def select_heads(models: list[ActorCritic], episodes: int, seed: int = SELECT_SE
 
     Returns (agent, table): table has one row per assignment, best total first, with a
     column per head (the index of its source in ``models``), one per cell and ``total``.
+    Ties keep the assignment that comes first in index order (earlier policies first).
     Raises ValueError for models that cannot be composed (``compose_heads``) or too many.
     """
     count = len(models) ** len(GUESSES)
