@@ -83,3 +83,15 @@ def test_wrl_compose_refuses_policies_it_cannot_compose(tmp_path, capsys, other,
     err = capsys.readouterr().err
     assert "--policies" in err and field in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, field", [(["--episodes", "0"], "--episodes"), (["--workers", "0"], "--workers"),
+                                          (["--out", "FILE"], "--out")])
+def test_wrl_compose_names_the_bad_flag_before_scoring(tmp_path, capsys, flags, field):
+    file = tmp_path / "a_file"
+    file.write_text("")
+    flags = [str(file) if f == "FILE" else f for f in flags]
+    args = ["compose", "--policies", f"{CAGE2},{MEANDER_PROBE}", "--out", str(tmp_path / "composed"), *flags]
+    assert main(args) == 2
+    assert field in capsys.readouterr().err
+    assert not (tmp_path / "composed").exists() and file.read_text() == ""

@@ -89,14 +89,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--policies {args.policies!r}: give two or more policy.pt files, comma-separated")
     if args.episodes < 1:
         raise UsageError(f"--episodes {args.episodes}: must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: must be at least 1 (or leave it out: all cores)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file, not a directory; pass a directory")
     try:
         models = [load_policy(p) for p in paths]
         agent, table = select_heads(models, args.episodes, args.seed, args.workers)
     except ValueError as err:
         raise UsageError(f"--policies: {err}") from None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: a file, not a directory; pass a directory")
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(out)
     atomic_write(out / "heads.parquet", lambda tmp: table.assign(
