@@ -1,10 +1,11 @@
 """Do two evaluations of one policy agree cell by cell (numba against the real CybORG)?
 
 Usage: .venv/bin/python dev/compare_backends.py NUMBA/evaluation.parquet CYBORG/evaluation.parquet
-       [--policy P] [--k 3]
+       [--policy P] [--policy-b Q] [--k 3]
 
 Both files are ``wrl evaluate --out`` outputs. For every (red, steps) cell of ``--policy``
-(default: the only policy in both) prints both means, their difference, the combined
+(default: the only policy in both; ``--policy-b`` names it in the second file when the
+two runs named the same weights differently) prints both means, their difference, the combined
 standard error sqrt(se_a^2 + se_b^2), the difference in SEs and whether it is within
 ``--k`` combined SEs; the last line says how many cells agree.
 """
@@ -21,11 +22,16 @@ def main() -> None:
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("--policy", default=None)
+    parser.add_argument("--policy-b", default=None)
     parser.add_argument("--k", type=float, default=3.0)
     args = parser.parse_args()
     frames = [pd.read_parquet(p) for p in (args.a, args.b)]
     policy = args.policy or sorted(set(frames[0]["policy"]) & set(frames[1]["policy"]))[0]
-    a, b = (summarise(f[f["policy"] == policy]).set_index(["red", "steps"]) for f in frames)
+    names = (policy, args.policy_b or policy)
+    a, b = (summarise(f[f["policy"] == name]).set_index(["red", "steps"]) for f, name in zip(frames, names))
+    if not len(a.index.intersection(b.index)):
+        parser.error(f"no (red, steps) cell of policy {names[0]!r} in {args.a} matches one of {names[1]!r} "
+                     f"in {args.b}: name the second file's policy with --policy-b")
     rows = []
     for cell in a.index.intersection(b.index):
         se_a, se_b = (s.loc[cell, "sd"] / np.sqrt(s.loc[cell, "episodes"]) for s in (a, b))
