@@ -77,8 +77,8 @@ def test_cage2_agent_in_the_challenge_wrapper_loop_gets_what_wrl_evaluate_gets(p
     ("cage2_composed.pt", "b_line", -13.57), ("cage2_composed.pt", "meander", -16.03),
     ("cage2_composed.pt", "sleep", 0.0)])
 def test_committed_cage2_policies_score_on_numba_what_docs_report_on_cyborg(policy, red, cyborg_mean):
-    """docs/policies/cage2.pt (the defender) and cage2_composed.pt (``wrl compose`` of two
-    seeds), 100 greedy numba episodes of 100 steps per red, land within 2 points (about 6 SE
+    """docs/policies/cage2_composed.pt (the defender: ``wrl compose`` of two seeds) and
+    cage2.pt (its seed-0 source), 100 greedy numba episodes of 100 steps per red, land within 2 points (about 6 SE
     of 100 episodes) of their 1000-episode CybORG means in docs/training.md: the files,
     the agent state (decoy record, masks, red guess, specialists) and the simulator still
     make the agents the docs describe."""

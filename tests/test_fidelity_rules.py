@@ -109,12 +109,14 @@ def test_cached_reference_is_what_cyborg_plays():
     pd.testing.assert_frame_equal(cached.drop(columns="seed"), live, check_dtype=False)
 
 
-#: the defender's own play (docs/training.md): it places decoys where the baselines never do
-DEFENDER = str(Path(__file__).resolve().parents[1] / "docs" / "policies" / "cage2.pt")
+#: the defender's own play and that of its seed-0 source (docs/training.md): they place
+#: decoys where the baselines never do
+POLICIES = Path(__file__).resolve().parents[1] / "docs" / "policies"
+DEFENDERS = [str(POLICIES / name) for name in ("cage2_composed.pt", "cage2.pt")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("policy,red", [*RULE_PAIRS, (DEFENDER, "b_line"), (DEFENDER, "meander")])
+@pytest.mark.parametrize("policy,red", [*RULE_PAIRS, *((p, red) for p in DEFENDERS for red in ("b_line", "meander"))])
 def test_numba_matches_cached_cyborg_rule_by_rule(policy, red):
     path = REFERENCE_DIR / f"{cache_name(policy)}_{red}.parquet"
     ref = pd.read_parquet(path)
