@@ -6,6 +6,13 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from wrl.run.config import candidate_env_steps, load_schema, validate_config
+from wrl.run.defender import (
+    COMPOSED_DIR,
+    PHASE_DIR,
+    check_defender,
+    last_phase_policies,
+    phase_train_config,
+)
 
 min_version("9.0")
 
@@ -16,6 +23,7 @@ configfile: "config.yaml"
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 validate_config(config, load_schema(SCHEMA))  # one clear error naming the field
 validate(config, str(SCHEMA))
+check_defender(config["defender"], workflow.basedir)
 
 ROUNDS = range(config["search"]["rounds"])
 #: env steps of a candidate's whole training (the base's included), the plain-PPO budget
@@ -35,6 +43,8 @@ report: str(ANSWER) if ANSWER.exists() else "workflow/report/workflow.rst"
 wildcard_constraints:
     round=r"\d+",
     cand=r"\d+",
+    seed=r"\d+",
+    phase=r"\d+",
 
 
 def scores_before(round_):
@@ -261,3 +271,89 @@ rule answer:
         ENV
     script:
         "workflow/scripts/answer.py"
+
+
+# ---- snakemake defender: the CAGE2 defender's recipe (config section defender) --------
+
+DEFENDER = config["defender"]
+
+
+def defender_init(wildcards):
+    """A phase after the first starts from the same seed's previous phase's policy."""
+    phase = int(wildcards.phase)
+    if phase == 0:
+        return {}
+    return {"init": PHASE_DIR.format(seed=wildcards.seed, phase=phase - 1) + "/policy.pt"}
+
+
+rule defender:
+    """The CAGE2 defender: every seed's phases, composed, then the CAGE2 protocol."""
+    input:
+        f"{COMPOSED_DIR}/policy.pt",
+        f"{COMPOSED_DIR}/eval/leaderboard.md",
+
+
+rule defender_train:
+    """One phase of one seed's run (wrl train with the phase's config)."""
+    input:
+        unpack(defender_init),
+    output:
+        episodes=PHASE_DIR + "/episodes.parquet",
+        updates=PHASE_DIR + "/updates.parquet",
+        policy=PHASE_DIR + "/policy.pt",
+        score=PHASE_DIR + "/score.json",
+    params:
+        train=lambda wc: phase_train_config(DEFENDER, int(wc.phase), int(wc.seed), workflow.basedir),
+        workflow=DEFENDER["workflow"],
+    log:
+        "results/logs/defender_seed{seed}_phase{phase}.log",
+    threads: RES["defender"]["threads"]
+    resources:
+        mem_mb=RES["defender"]["mem_mb"],
+        runtime=RES["defender"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/train_defender.py"
+
+
+rule defender_compose:
+    """wrl compose: each head from the seed that plays it best on held-out numba episodes."""
+    input:
+        policies=last_phase_policies(DEFENDER),
+    output:
+        policy=f"{COMPOSED_DIR}/policy.pt",
+        heads=f"{COMPOSED_DIR}/heads.parquet",
+    params:
+        compose=DEFENDER["compose"],
+    log:
+        "results/logs/defender_compose.log",
+    threads: RES["defender"]["threads"]
+    resources:
+        mem_mb=RES["defender"]["mem_mb"],
+        runtime=RES["defender"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/compose_defender.py"
+
+
+rule defender_evaluate:
+    """The CAGE2 protocol (3 reds x 30/50/100 steps, greedy) on the composed defender."""
+    input:
+        policy=f"{COMPOSED_DIR}/policy.pt",
+    output:
+        episodes=f"{COMPOSED_DIR}/eval/evaluation.parquet",
+        markdown=f"{COMPOSED_DIR}/eval/leaderboard.md",
+    params:
+        evaluate=DEFENDER["evaluate"],
+    log:
+        "results/logs/defender_evaluate.log",
+    threads: RES["defender"]["threads"]
+    resources:
+        mem_mb=RES["defender"]["mem_mb"],
+        runtime=RES["defender"]["runtime"],
+    conda:
+        ENV
+    script:
+        "workflow/scripts/evaluate_defender.py"

@@ -70,6 +70,24 @@ def select_heads(models: list[ActorCritic], episodes: int, seed: int = SELECT_SE
     return compose_heads(models, best), table
 
 
+def write_composition(paths: list[str | os.PathLike], out: str | os.PathLike, episodes: int,
+                      seed: int = SELECT_SEED, workers: int | None = None) -> pd.DataFrame:
+    """``select_heads`` over the policies at ``paths``; writes the best agent to
+    ``out/policy.pt`` and every assignment scored to ``out/heads.parquet`` (atomically,
+    after cleaning a killed run's temporaries) and returns that table.
+
+    Raises ValueError for policies that cannot be composed.
+    """
+    agent, table = select_heads([load_policy(p) for p in paths], episodes, seed, workers)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out)
+    atomic_write(out / "heads.parquet", lambda tmp: table.assign(
+        policies=",".join(os.fspath(p) for p in paths)).to_parquet(tmp, index=False))
+    save_policy(agent, out / "policy.pt")
+    return table
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``wrl compose``."""
     parser.add_argument("--policies", required=True,
@@ -95,15 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file, not a directory; pass a directory")
     try:
-        models = [load_policy(p) for p in paths]
-        agent, table = select_heads(models, args.episodes, args.seed, args.workers)
+        table = write_composition(paths, out, args.episodes, args.seed, args.workers)
     except ValueError as err:
         raise UsageError(f"--policies: {err}") from None
-    out.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(out)
-    atomic_write(out / "heads.parquet", lambda tmp: table.assign(
-        policies=",".join(os.fspath(p) for p in paths)).to_parquet(tmp, index=False))
-    save_policy(agent, out / "policy.pt")
     for k, path in enumerate(paths):
         print(f"policy {k}: {path}")
     print(table.head(5).round(2).to_string(index=False))

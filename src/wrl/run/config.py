@@ -54,6 +54,9 @@ _FIX = {
     "exclusiveMinimum": lambda v: f"a number > {v}",
     "exclusiveMaximum": lambda v: f"a number < {v}",
     "minItems": lambda v: f"a list of at least {v} items",
+    "maxItems": lambda v: f"a list of at most {v} items",
+    "uniqueItems": lambda v: "a list without repeats",
+    "required": lambda v: f"a mapping with the keys {', '.join(v)}",
     "pattern": lambda v: f"a string matching {v}",
 }
 
