@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from test_pipeline import REPO, _dry_run_jobs, _job_counts, _snakemake
 from wrl.rl.agent import load
@@ -49,19 +50,13 @@ def test_the_repo_config_runs_each_seed_phase_by_phase_then_composes_and_evaluat
 def test_the_repo_recipe_is_the_committed_defenders_commands():
     # docs/training.md: wrl train --envs 512 --env-steps 60000000 / 25000000 --config
     # docs/policies/cage2_next(_finetune).config.yaml, seeds 0 and 2
-    defender = validate_config(json.loads(json.dumps(_repo_config())))["defender"]
+    defender = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))["defender"]
     assert defender["seeds"] == [0, 2]
     first = phase_train_config(defender, 0, 2, REPO)
     second = phase_train_config(defender, 1, 2, REPO)
     assert (first["envs"], first["env_steps"], first["seed"]) == (512, 60_000_000, 2)
     assert (second["env_steps"], second["lr"], second["lr_end"]) == (25_000_000, 3e-4, 3e-5)
     assert first["specialists"] and first["next_decoy"] and first["memory"] == "bookkeeping"
-
-
-def _repo_config() -> dict:
-    import yaml
-
-    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 @pytest.mark.parametrize("defender, field", [
