@@ -141,3 +141,36 @@ def test_loading_a_policy_leaves_the_global_torch_rng_alone(tmp_path):
     torch.manual_seed(3)
     load_policy(tmp_path / "p.pt")
     assert torch.equal(torch.rand(4), expected)
+
+
+def test_masked_distribution_is_bit_for_bit_the_masked_fill_one_with_its_gradient():
+    # the model masks with arithmetic (fast on the CPU); it must equal masked_fill exactly
+    torch.manual_seed(3)
+    model = ActorCritic(format_workflow(ALL_WORKFLOWS[7]), memory="bookkeeping", mask_decoys=True,
+                        specialists=True)
+    obs = torch.randn(300, model.in_dim)
+    head = torch.randint(0, 4, (300,))
+    mask = torch.rand(300, NUM_ACTIONS) > 0.6
+    mask[:, 0] = True
+    actions = torch.multinomial(mask.float(), 1).squeeze(1)  # allowed actions only
+
+    def reference():  # the steps in evaluate's order: the gradients' sums are taken in it
+        logits = model._route(model.actors, obs, model.wf, head).masked_fill(~mask, -1e9)
+        logp_all = torch.log_softmax(logits, -1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        return logp_all.gather(1, actions[:, None]).squeeze(1), entropy
+
+    results = []
+    for fn in (reference, lambda: model.evaluate(obs, actions, None, head, mask)[:2]):
+        model.zero_grad()
+        logp, entropy = fn()
+        (logp.sum() + 0.3 * entropy.sum()).backward()
+        results.append((logp.detach(), entropy.detach(), [p.grad.clone() for p in model.actors.parameters()]))
+    (ref_logp, ref_ent, ref_grads), (logp, ent, grads) = results
+    assert torch.equal(logp, ref_logp) and torch.equal(ent, ref_ent)
+    assert all(torch.equal(g, r) for g, r in zip(grads, ref_grads))
+    assert torch.equal(model.logits(obs, None, head, mask),
+                       model._route(model.actors, obs, model.wf, head).masked_fill(~mask, -1e9))
+    with torch.no_grad():
+        sampled = model.sample(obs, None, head, mask)[0]
+    assert mask[torch.arange(300), sampled].all()

@@ -147,15 +147,32 @@ class ActorCritic(nn.Module):
         """Action logits float32[B, 145] for inputs float32[B, in_dim]; ``mask`` bool[B, 145]
         (False: never taken) sets the masked logits to ``MASKED_LOGIT``."""
         logits = self._route(self.actors, obs, self._wf(wf), head)
-        return logits if mask is None else logits.masked_fill(~mask, MASKED_LOGIT)
+        return logits if mask is None else _apply_mask(logits, mask.to(logits.dtype))
+
+    def _log_probs(self, obs: torch.Tensor, wf: torch.Tensor | None, head: torch.Tensor | None,
+                   mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log-probabilities, probabilities), each float32[B, 145], of the masked policy.
+
+        A masked action's probability is exactly 0 (so it is never sampled), its
+        log-probability about ``MASKED_LOGIT``. Each masked log-probability is zeroed before
+        the ``exp``: on the CPU, ``exp`` of an input below -87 (float32 underflow) takes a
+        slow path, 8x the time; the results are bit for bit those of ``log_probs.exp()``.
+        """
+        logits = self._route(self.actors, obs, self._wf(wf), head)
+        if mask is None:
+            log_probs = torch.log_softmax(logits, dim=-1)
+            return log_probs, log_probs.exp()
+        keep = mask.to(logits.dtype)
+        log_probs = torch.log_softmax(_apply_mask(logits, keep), dim=-1)
+        return log_probs, (log_probs * keep).exp() * keep
 
     def sample(self, obs: torch.Tensor, wf: torch.Tensor | None = None, head: torch.Tensor | None = None,
                mask: torch.Tensor | None = None):
         """Sample actions for a rollout: (actions int64[B], log-probs [B], values [B])."""
-        logp_all = torch.log_softmax(self.logits(obs, wf, head, mask), dim=-1)
+        logp_all, probs = self._log_probs(obs, wf, head, mask)
         # inverse-CDF sampling: one uniform per row (half the time of torch.multinomial on CPU);
         # a masked action has probability 0, so its CDF step is empty and it is never drawn
-        cdf = logp_all.exp().cumsum(-1)
+        cdf = probs.cumsum(-1)
         u = torch.rand(len(cdf), 1, device=cdf.device) * cdf[:, -1:]
         actions = (cdf < u).sum(-1).clamp_max(cdf.shape[1] - 1)
         return actions, logp_all.gather(1, actions[:, None]).squeeze(-1), self.value(obs, wf, head)
@@ -169,9 +186,17 @@ class ActorCritic(nn.Module):
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor, wf: torch.Tensor | None = None,
                  head: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         """For PPO: (log pi(actions) [B], entropy [B], values [B]) under the masked distribution."""
-        logp_all = torch.log_softmax(self.logits(obs, wf, head, mask), dim=-1)
-        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        logp_all, probs = self._log_probs(obs, wf, head, mask)
+        entropy = -(probs * logp_all).sum(-1)
         return logp_all.gather(1, actions[:, None]).squeeze(-1), entropy, self.value(obs, wf, head)
+
+
+def _apply_mask(logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``logits`` with every entry where ``keep`` (float 0/1, the same shape) is 0 set to
+    ``MASKED_LOGIT``: bit for bit ``logits.masked_fill(keep == 0, MASKED_LOGIT)``, and its
+    gradient too, in about an eighth of the time on the CPU (plain arithmetic, where
+    ``masked_fill`` and ``where`` with a bool mask are not vectorised)."""
+    return logits * keep + (keep - 1.0) * -MASKED_LOGIT
 
 
 def compose_heads(models: list[ActorCritic], sources: list[int]) -> ActorCritic:
